@@ -1,0 +1,172 @@
+// Package config reads the gateway's settings from the environment. Options is the
+// one table of every setting, its default and its meaning; the README's table is
+// checked against it by a test.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Option documents one environment variable.
+type Option struct {
+	Env     string
+	Default string
+	Help    string
+}
+
+// Options lists every setting (provider credentials follow the
+// LLM_<PROVIDER>_API_KEY / LLM_<PROVIDER>_BASE_URL pattern, see ProviderEnv).
+var Options = []Option{
+	{"PORT", "8080", "HTTP port to listen on."},
+	{"DATABASE_URL", "", "Unset: embedded SQLite file `$DATA_DIR/gateway.db`, created on first run. `postgres://...`: PostgreSQL."},
+	{"DATA_DIR", "./data", "Directory of the embedded database and generated secrets."},
+	{"REDIS_URL", "", "Optional `redis://...`: state shared by several gateway instances."},
+	{"AUTH_SECRET", "", "Secret for sessions and for encrypting provider keys at rest. Embedded mode generates one under `$DATA_DIR`; required with PostgreSQL."},
+	{"GATEWAY_API_KEY_HASH_SECRET", "", "HMAC-SHA256 secret of stored API and master keys. Embedded mode generates one under `$DATA_DIR`; required with PostgreSQL. Changing it invalidates every key."},
+	{"GATEWAY_MODELS_FILE", "", "YAML file adding custom OpenAI-compatible providers and adding or overriding models; reloaded on SIGHUP."},
+	{"LLM_<PROVIDER>_API_KEY", "", "Upstream credential(s) of a provider; a comma-separated list is a key pool (round-robin). `<PROVIDER>` is the provider id upper-cased with `-` as `_`."},
+	{"LLM_<PROVIDER>_BASE_URL", "provider's public URL", "Upstream API root without the version segment, e.g. `https://api.openai.com`."},
+	{"GATEWAY_MAX_BODY_BYTES", "33554432", "Largest accepted request body (413 above)."},
+	{"GATEWAY_UPSTREAM_CONNECT_TIMEOUT", "10s", "Time to establish a connection to an upstream."},
+	{"GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT", "120s", "Time for a streaming upstream to send its response headers."},
+	{"GATEWAY_UPSTREAM_TIMEOUT", "600s", "Total time of a non-streaming upstream call."},
+	{"GATEWAY_UPSTREAM_STREAM_TIMEOUT", "1200s", "Total time of a streaming upstream call."},
+	{"GATEWAY_SHUTDOWN_GRACE", "30s", "On SIGTERM: how long in-flight requests and streams may take to finish before logs are flushed and the process exits."},
+	{"GATEWAY_LOG_QUEUE_SIZE", "10000", "Request-log rows buffered in memory while the database is slow; beyond it rows are dropped and counted."},
+	{"LOG_LEVEL", "info", "debug | info | warn | error."},
+	{"LOG_FORMAT", "text", "text | json."},
+	{"STRIPE_SECRET_KEY", "", "Enables billing (credits). While billing is off, models without a known price are served with `cost: null`."},
+}
+
+// Config is the parsed configuration.
+type Config struct {
+	Port                 int
+	DatabaseURL          string
+	DataDir              string
+	RedisURL             string
+	AuthSecret           string
+	KeyHashSecret        string
+	ModelsFile           string
+	MaxBodyBytes         int
+	UpstreamConnect      time.Duration
+	UpstreamFirstByte    time.Duration
+	UpstreamTimeout      time.Duration
+	UpstreamStreamTimout time.Duration
+	ShutdownGrace        time.Duration
+	LogQueueSize         int
+	LogLevel             string
+	LogFormat            string
+	BillingEnabled       bool
+
+	// GeneratedSecrets names secrets generated for embedded mode (for a warning).
+	GeneratedSecrets []string
+
+	getenv func(string) string
+}
+
+// Embedded reports whether the embedded SQLite database is used.
+func (c *Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// Load reads the environment. It does not touch the disk; call EnsureSecrets next.
+func Load() (*Config, error) { return LoadFrom(os.Getenv) }
+
+// LoadFrom reads settings through getenv (tests pass a map lookup).
+func LoadFrom(getenv func(string) string) (*Config, error) {
+	p := parser{getenv: getenv}
+	c := &Config{
+		Port:                 p.int("PORT"),
+		DatabaseURL:          p.str("DATABASE_URL"),
+		DataDir:              p.str("DATA_DIR"),
+		RedisURL:             p.str("REDIS_URL"),
+		AuthSecret:           p.str("AUTH_SECRET"),
+		KeyHashSecret:        p.str("GATEWAY_API_KEY_HASH_SECRET"),
+		ModelsFile:           p.str("GATEWAY_MODELS_FILE"),
+		MaxBodyBytes:         p.int("GATEWAY_MAX_BODY_BYTES"),
+		UpstreamConnect:      p.dur("GATEWAY_UPSTREAM_CONNECT_TIMEOUT"),
+		UpstreamFirstByte:    p.dur("GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT"),
+		UpstreamTimeout:      p.dur("GATEWAY_UPSTREAM_TIMEOUT"),
+		UpstreamStreamTimout: p.dur("GATEWAY_UPSTREAM_STREAM_TIMEOUT"),
+		ShutdownGrace:        p.dur("GATEWAY_SHUTDOWN_GRACE"),
+		LogQueueSize:         p.int("GATEWAY_LOG_QUEUE_SIZE"),
+		LogLevel:             p.str("LOG_LEVEL"),
+		LogFormat:            p.str("LOG_FORMAT"),
+		BillingEnabled:       p.str("STRIPE_SECRET_KEY") != "",
+		getenv:               getenv,
+	}
+	if len(p.errs) > 0 {
+		return nil, fmt.Errorf("configuration: %s", strings.Join(p.errs, "; "))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return nil, fmt.Errorf("configuration: DATABASE_URL must be a postgres:// URL (or unset for the embedded database)")
+	}
+	return c, nil
+}
+
+// ProviderEnv is the environment variable prefix of a provider id:
+// openai -> LLM_OPENAI, google-ai-studio -> LLM_GOOGLE_AI_STUDIO.
+func ProviderEnv(id string) string {
+	return "LLM_" + strings.ToUpper(strings.ReplaceAll(id, "-", "_"))
+}
+
+// ProviderKeys returns the key pool of a provider (LLM_<P>_API_KEY, comma-separated).
+func (c *Config) ProviderKeys(id string) []string {
+	var keys []string
+	for _, k := range strings.Split(c.getenv(ProviderEnv(id)+"_API_KEY"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// ProviderBaseURL returns LLM_<P>_BASE_URL, or "" for the provider's default.
+func (c *Config) ProviderBaseURL(id string) string {
+	return strings.TrimRight(strings.TrimSpace(c.getenv(ProviderEnv(id)+"_BASE_URL")), "/")
+}
+
+type parser struct {
+	getenv func(string) string
+	errs   []string
+}
+
+func (p *parser) str(name string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return defaultOf(name)
+}
+
+func (p *parser) int(name string) int {
+	v := p.str(name)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		p.errs = append(p.errs, fmt.Sprintf("%s=%q is not a non-negative integer", name, v))
+	}
+	return n
+}
+
+func (p *parser) dur(name string) time.Duration {
+	v := p.str(name)
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		// Accept plain seconds too.
+		if n, err2 := strconv.Atoi(v); err2 == nil {
+			return time.Duration(n) * time.Second
+		}
+		p.errs = append(p.errs, fmt.Sprintf("%s=%q is not a duration (e.g. 30s, 2m)", name, v))
+	}
+	return d
+}
+
+func defaultOf(name string) string {
+	for _, o := range Options {
+		if o.Env == name {
+			return o.Default
+		}
+	}
+	return ""
+}

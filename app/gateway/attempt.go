@@ -1,0 +1,201 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/llmgw/gateway/app/apierr"
+	"github.com/llmgw/gateway/app/catalog"
+	"github.com/llmgw/gateway/app/ids"
+	"github.com/llmgw/gateway/app/pricing"
+	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/routing"
+	"github.com/llmgw/gateway/app/schema"
+	"github.com/llmgw/gateway/models"
+)
+
+// attempt is one upstream call of a request.
+type attempt struct {
+	logID     string
+	cand      routing.Candidate
+	status    int
+	errType   string
+	err       *apierr.Error
+	succeeded bool
+}
+
+// routingEntry is one element of the response's metadata.routing array.
+type routingEntry struct {
+	Provider   string `json:"provider"`
+	Model      string `json:"model"`
+	StatusCode int    `json:"status_code"`
+	ErrorType  string `json:"error_type"`
+	Succeeded  bool   `json:"succeeded"`
+}
+
+func newAttempt(c routing.Candidate) *attempt { return &attempt{logID: ids.New("log"), cand: c} }
+
+// fail records a failed attempt.
+func (a *attempt) fail(err error) {
+	a.err = providers.AsAPI(err)
+	a.status = a.err.Status
+	a.errType = errorType(err)
+}
+
+// errorType names a failure for metadata.routing and the log row.
+func errorType(err error) string {
+	var pe *providers.Error
+	if errors.As(err, &pe) {
+		switch pe.Kind {
+		case providers.KindStatus:
+			if pe.Status == 429 {
+				return "rate_limited"
+			}
+			if pe.Status >= 500 {
+				return "server_error"
+			}
+			return "client_error"
+		case providers.KindTimeout:
+			return "timeout"
+		case providers.KindConnection:
+			return "connection_error"
+		case providers.KindBadResponse:
+			return "invalid_response"
+		case providers.KindCancelled:
+			return "cancelled"
+		case providers.KindUnsupported:
+			return "unsupported"
+		}
+	}
+	return "gateway_error"
+}
+
+// retryable: another provider may succeed (5xx, 429, timeout, connection, garbage).
+func retryable(err error) bool {
+	var pe *providers.Error
+	return errors.As(err, &pe) && pe.Retryable()
+}
+
+func routingMetadata(atts []*attempt) json.RawMessage {
+	entries := make([]routingEntry, len(atts))
+	for i, a := range atts {
+		et := a.errType
+		if a.succeeded {
+			et = "none"
+		}
+		entries[i] = routingEntry{Provider: a.cand.Offer.Provider, Model: a.cand.Offer.Model, StatusCode: a.status, ErrorType: et, Succeeded: a.succeeded}
+	}
+	b, _ := json.Marshal(map[string]any{"routing": entries})
+	return b
+}
+
+// outcome is what the pipeline reports to the log for the final attempt.
+type outcome struct {
+	status       int
+	finishReason string
+	usage        *schema.Usage
+	estimated    bool
+	cost         pricing.Breakdown
+	streamed     bool
+	ttft         time.Duration
+	err          *apierr.Error
+}
+
+// logRequest writes one row per attempt: failed attempts that were followed by
+// another are marked retried, pointing at the final attempt's row.
+func (g *Gateway) logRequest(rc *reqCtx, res *catalog.Resolution, atts []*attempt, out outcome) {
+	if rc == nil || rc.id == nil {
+		return
+	}
+	routingJSON := ""
+	if len(atts) > 0 {
+		routingJSON = string(routingMetadata(atts))
+	}
+	final := ""
+	if n := len(atts); n > 0 {
+		final = atts[n-1].logID
+	}
+	for i, a := range atts {
+		row := g.baseRow(rc, res)
+		row.ID = a.logID
+		row.UsedProvider = a.cand.Offer.Provider
+		row.UpstreamModel = a.cand.Offer.Model
+		row.RoutingAttempts = routingJSON
+		if i < len(atts)-1 { // a failed attempt that was retried
+			row.Status = a.status
+			row.ErrorType = a.errType
+			if a.err != nil {
+				row.ErrorMessage = truncate(a.err.Message, 1000)
+			}
+			row.Retried = true
+			row.RetriedByLogID = final
+			g.Logs.Enqueue(row)
+			continue
+		}
+		g.fillOutcome(row, out)
+		g.Logs.Enqueue(row)
+	}
+	if len(atts) == 0 { // failed before any upstream call (validation, routing)
+		row := g.baseRow(rc, res)
+		row.ID = ids.New("log")
+		g.fillOutcome(row, out)
+		g.Logs.Enqueue(row)
+	}
+}
+
+func (g *Gateway) baseRow(rc *reqCtx, res *catalog.Resolution) *models.RequestLog {
+	row := &models.RequestLog{
+		RequestID:      rc.requestID,
+		CreatedAt:      rc.start.UTC(),
+		OrganizationID: rc.id.Key.OrganizationID,
+		ProjectID:      rc.id.Key.ProjectID,
+		APIKeyID:       rc.id.Key.ID,
+		Endpoint:       rc.endpoint,
+		RequestedModel: rc.model,
+		DurationMs:     int(time.Since(rc.start).Milliseconds()),
+		Source:         rc.source,
+		UserAgent:      rc.userAgent,
+		SessionID:      rc.sessionID,
+		Metadata:       rc.metadata,
+	}
+	if res != nil {
+		row.UsedModel = res.Model.ID
+		if res.Pinned && len(res.Offers) == 1 {
+			row.RequestedProvider = res.Offers[0].Provider
+		}
+	}
+	return row
+}
+
+func (g *Gateway) fillOutcome(row *models.RequestLog, out outcome) {
+	row.Status = out.status
+	row.FinishReason = out.finishReason
+	row.Streamed = out.streamed
+	row.TokensEstimated = out.estimated
+	if out.err != nil {
+		row.ErrorType = out.err.Type
+		if out.err.Code != "" {
+			row.ErrorType = out.err.Code
+		}
+		row.ErrorMessage = truncate(out.err.Message, 1000)
+	}
+	if out.ttft > 0 {
+		ms := int(out.ttft.Milliseconds())
+		row.TTFTMs = &ms
+	}
+	if u := out.usage; u != nil {
+		row.PromptTokens, row.CompletionTokens, row.TotalTokens = u.PromptTokens, u.CompletionTokens, u.TotalTokens
+		if d := u.PromptTokensDetails; d != nil {
+			row.CachedTokens, row.CacheWriteTokens = d.CachedTokens, d.CacheWriteTokens
+		}
+		if d := u.CompletionTokensDetails; d != nil {
+			row.ReasoningTokens = d.ReasoningTokens
+		}
+	}
+	if b := out.cost; b.Known {
+		p := func(v int64) *int64 { return &v }
+		row.InputCost, row.OutputCost, row.CachedInputCost = p(b.Input), p(b.Output), p(b.CachedInput)
+		row.CacheWriteCost, row.RequestCost, row.TotalCost = p(b.CacheWrite), p(b.Request), p(b.Total())
+	}
+}

@@ -1,0 +1,62 @@
+package gateway
+
+import (
+	"context"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/llmgw/gateway/app/pricing"
+	"github.com/llmgw/gateway/app/schema"
+	"github.com/llmgw/gateway/app/tokenizer"
+)
+
+// Embeddings serves POST /v1/embeddings.
+func (g *Gateway) Embeddings(c *fiber.Ctx) error {
+	rc, err := g.begin(c, "embeddings")
+	if err != nil {
+		return err
+	}
+	req, err := decodeEmbeddings(c.Body())
+	if err != nil {
+		return g.reject(rc, nil, err)
+	}
+	rc.model = req.Model
+	res, cands, err := g.route(req.Model, true)
+	if err != nil {
+		return g.reject(rc, res, err)
+	}
+	ctx, cancel := context.WithTimeout(g.base, g.UpstreamTimeout)
+	defer cancel()
+
+	var atts []*attempt
+	for i, cand := range cands {
+		a := newAttempt(cand)
+		atts = append(atts, a)
+		resp, err := cand.Upstream.Adapter.Embed(ctx, cand.Target(), req)
+		if err != nil {
+			a.fail(err)
+			if retryable(err) && i < len(cands)-1 {
+				continue
+			}
+			g.logRequest(rc, res, atts, outcome{status: a.status, err: a.err})
+			return a.err
+		}
+		a.succeeded, a.status = true, fiber.StatusOK
+		usage, estimated := resp.Usage, false
+		if usage == nil || usage.PromptTokens == 0 {
+			n := 0
+			for _, s := range req.InputTexts() {
+				n += tokenizer.Count(s)
+			}
+			usage, estimated = &schema.Usage{PromptTokens: n, TotalTokens: n}, true
+		}
+		cost := pricing.Compute(cand.Offer.Price, usage)
+		cost.Apply(usage)
+		resp.Usage = usage
+		resp.Model = servedModelName(res, cand)
+		setServedHeaders(c, cand, resp.Model)
+		g.logRequest(rc, res, atts, outcome{status: fiber.StatusOK, usage: usage, estimated: estimated, cost: cost})
+		return c.JSON(resp)
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+// Package gateway is the request pipeline of the LLM API. A request goes through
+// a short list of named steps, readable top to bottom in chat.go:
+//
+//	begin (request id, authenticate, metadata) -> decode -> validate -> resolve
+//	model -> route (candidates) -> call upstream (with fallback) -> meter (tokens,
+//	cost) -> respond -> log (asynchronously)
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/llmgw/gateway/app/catalog"
+	"github.com/llmgw/gateway/app/keys"
+	"github.com/llmgw/gateway/app/routing"
+	"github.com/llmgw/gateway/models"
+)
+
+// LogSink receives request-log rows; it must never block (the usage writer).
+type LogSink interface {
+	Enqueue(*models.RequestLog) bool
+}
+
+// Deps are the collaborators of the gateway.
+type Deps struct {
+	Catalog   *catalog.Holder
+	Upstreams func() *routing.Upstreams // current upstream set (rebuilt on reload)
+	Keys      *keys.Cache
+	Logs      LogSink
+	Log       *slog.Logger
+
+	UpstreamTimeout       time.Duration
+	UpstreamStreamTimeout time.Duration
+	// MaxAttempts bounds upstream attempts per request (1 + retries).
+	MaxAttempts int
+	// BillingEnabled refuses models whose price is unknown.
+	BillingEnabled bool
+}
+
+// Gateway serves the OpenAI-compatible endpoints.
+type Gateway struct {
+	Deps
+	// base is cancelled when shutdown's grace period is over: in-flight upstream
+	// calls then end, and their partial usage is still logged.
+	base     context.Context
+	stop     context.CancelFunc
+	inflight sync.WaitGroup
+}
+
+// New builds a gateway.
+func New(d Deps) *Gateway {
+	if d.MaxAttempts <= 0 {
+		d.MaxAttempts = 3
+	}
+	if d.UpstreamTimeout <= 0 {
+		d.UpstreamTimeout = 10 * time.Minute
+	}
+	if d.UpstreamStreamTimeout <= 0 {
+		d.UpstreamStreamTimeout = 20 * time.Minute
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Gateway{Deps: d, base: ctx, stop: cancel}
+}
+
+// Abort cancels every in-flight upstream call and waits (up to ctx) for their
+// handlers to finish logging. Called after the shutdown grace period.
+func (g *Gateway) Abort(ctx context.Context) {
+	g.stop()
+	done := make(chan struct{})
+	go func() { g.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// Wait waits (up to ctx) for in-flight streams to finish on their own.
+func (g *Gateway) Wait(ctx context.Context) bool {
+	done := make(chan struct{})
+	go func() { g.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

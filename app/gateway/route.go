@@ -1,0 +1,64 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/llmgw/gateway/app/apierr"
+	"github.com/llmgw/gateway/app/catalog"
+	"github.com/llmgw/gateway/app/routing"
+)
+
+// route resolves the requested model name and lists the configured candidates.
+func (g *Gateway) route(model string, needEmbeddings bool) (*catalog.Resolution, []routing.Candidate, error) {
+	res, err := g.Catalog.Get().Resolve(model)
+	if err != nil {
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, nil, apierr.ModelNotFound(model)
+		}
+		return nil, nil, apierr.BadRequest(err.Error(), "model")
+	}
+	if needEmbeddings != res.Model.Capabilities.Embeddings {
+		what := "a chat"
+		if needEmbeddings {
+			what = "an embeddings"
+		}
+		return nil, nil, apierr.BadRequest(fmt.Sprintf("Model '%s' is not %s model.", model, what), "model").WithCode("invalid_model")
+	}
+	cands, why := g.Upstreams().Candidates(res)
+	if g.BillingEnabled {
+		cands = pricedOnly(cands)
+	}
+	if len(cands) == 0 {
+		if why == "" {
+			why = "no provider with a known price serves it"
+		}
+		return nil, nil, apierr.BadRequest(fmt.Sprintf("Model '%s' is not available: %s.", model, why), "model").WithCode("provider_not_configured")
+	}
+	if len(cands) > g.MaxAttempts {
+		cands = cands[:g.MaxAttempts]
+	}
+	return res, cands, nil
+}
+
+// pricedOnly drops offers with an unknown price: with billing on, a model is never
+// served without a price.
+func pricedOnly(in []routing.Candidate) []routing.Candidate {
+	out := in[:0:0]
+	for _, c := range in {
+		if c.Offer.Price.Known {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// servedModelName is the model name shown to the client: provider/model, as the
+// seed's responses do ("openai/gpt-4o").
+func servedModelName(res *catalog.Resolution, c routing.Candidate) string {
+	id := res.Model.ID
+	if c.Upstream.Info.Custom && res.Model.ID == c.Offer.Provider+"/"+c.Offer.Model {
+		return id // synthesised custom model: already provider/model
+	}
+	return c.Offer.Provider + "/" + id
+}

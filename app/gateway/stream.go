@@ -1,0 +1,207 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/llmgw/gateway/app/apierr"
+	"github.com/llmgw/gateway/app/catalog"
+	"github.com/llmgw/gateway/app/pricing"
+	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/routing"
+	"github.com/llmgw/gateway/app/schema"
+)
+
+// streamChat opens the upstream stream and waits for its first chunk before
+// answering: until a byte reaches the client, a failing provider can still be
+// replaced by the next candidate, and an error can still be a plain JSON error
+// with its real status.
+func (g *Gateway) streamChat(c *fiber.Ctx, rc *reqCtx, req *schema.ChatRequest, res *catalog.Resolution, cands []routing.Candidate) error {
+	ctx, cancel := context.WithTimeout(g.base, g.UpstreamStreamTimeout)
+	var atts []*attempt
+	var stream providers.ChatStream
+	var first *schema.ChatChunk
+	for i, cand := range cands {
+		a := newAttempt(cand)
+		atts = append(atts, a)
+		s, err := cand.Upstream.Adapter.ChatStream(ctx, cand.Target(), req)
+		if err == nil {
+			first, err = s.Recv()
+			if errors.Is(err, io.EOF) { // an empty but clean stream
+				err = nil
+			}
+			if err != nil {
+				s.Close()
+			}
+		}
+		if err != nil {
+			a.fail(err)
+			if retryable(err) && i < len(cands)-1 {
+				continue
+			}
+			cancel()
+			g.logRequest(rc, res, atts, outcome{status: a.status, err: a.err, streamed: true})
+			return a.err
+		}
+		a.succeeded, a.status = true, fiber.StatusOK
+		stream = s
+		break
+	}
+
+	cand := atts[len(atts)-1].cand
+	sp := &streamPump{g: g, rc: rc, req: req, res: res, atts: atts, cand: cand,
+		model: servedModelName(res, cand), stream: stream, first: first, cancel: cancel}
+	setServedHeaders(c, cand, sp.model)
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderConnection, "keep-alive")
+	c.Set("X-Accel-Buffering", "no") // tell nginx-style proxies not to buffer the stream
+	g.inflight.Add(1)
+	c.Context().SetBodyStreamWriter(sp.run)
+	return nil
+}
+
+// streamPump copies one upstream stream to the client. It runs after the handler
+// returned (fasthttp's stream writer), so it must not touch the fiber.Ctx.
+type streamPump struct {
+	g      *Gateway
+	rc     *reqCtx
+	req    *schema.ChatRequest
+	res    *catalog.Resolution
+	atts   []*attempt
+	cand   routing.Candidate
+	model  string
+	stream providers.ChatStream
+	first  *schema.ChatChunk
+	cancel context.CancelFunc
+
+	id      string
+	created int64
+	usage   *schema.Usage
+	finish  string
+	text    strings.Builder // generated text, to count tokens if the upstream reports none
+	ttft    time.Duration
+}
+
+func (p *streamPump) run(w *bufio.Writer) {
+	defer p.g.inflight.Done()
+	defer p.cancel()
+	defer p.stream.Close()
+
+	out := outcome{status: fiber.StatusOK, streamed: true}
+	chunk, err := p.first, error(nil)
+	for chunk != nil {
+		if werr := p.forward(w, chunk); werr != nil {
+			// The client went away: stop the upstream now, bill what was generated.
+			out.status, out.err = 499, apierr.Cancelled("Client closed the connection.")
+			break
+		}
+		chunk, err = p.stream.Recv()
+		if err != nil {
+			break
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		ae := providers.AsAPI(err)
+		if errors.Is(p.g.base.Err(), context.Canceled) {
+			ae = apierr.Unavailable("The gateway is shutting down.")
+		}
+		out.status, out.err = ae.Status, ae
+		writeFlush(w, ae.SSE()) // a broken stream is never presented as a clean finish
+	}
+	usage, estimated := p.finalUsage()
+	cost := pricing.Compute(p.cand.Offer.Price, usage)
+	cost.Apply(usage)
+	if out.err == nil {
+		p.writeUsage(w, usage)
+	}
+	out.usage, out.estimated, out.cost, out.finishReason, out.ttft = usage, estimated, cost, p.finish, p.ttft
+	p.g.logRequest(p.rc, p.res, p.atts, out)
+}
+
+// forward rewrites an upstream chunk into the gateway's shape and sends it.
+// Usage is held back: the gateway sends its own priced usage chunk at the end.
+func (p *streamPump) forward(w *bufio.Writer, ch *schema.ChatChunk) error {
+	if ch.Usage != nil {
+		p.usage = ch.Usage
+		ch.Usage = nil
+	}
+	if p.id == "" {
+		p.id, p.created = ch.ID, ch.Created
+	}
+	for _, c := range ch.Choices {
+		if c.FinishReason != nil && *c.FinishReason != "" {
+			p.finish = *c.FinishReason
+		}
+		d := c.Delta
+		if d.Content != nil {
+			p.text.WriteString(*d.Content)
+		}
+		if d.Reasoning != nil {
+			p.text.WriteString(*d.Reasoning)
+		}
+		for _, tc := range d.ToolCalls {
+			p.text.WriteString(tc.Function.Name)
+			p.text.WriteString(tc.Function.Arguments)
+		}
+	}
+	if len(ch.Choices) == 0 {
+		return nil // a usage-only chunk
+	}
+	ch.Model = p.model
+	if ch.Object == "" {
+		ch.Object = "chat.completion.chunk"
+	}
+	b, err := jsonMarshal(ch)
+	if err != nil {
+		return err
+	}
+	if p.ttft == 0 {
+		p.ttft = time.Since(p.rc.start)
+	}
+	return writeFlush(w, sseData(b))
+}
+
+func (p *streamPump) finalUsage() (*schema.Usage, bool) {
+	if u := p.usage; u != nil && (u.PromptTokens > 0 || u.CompletionTokens > 0) {
+		return u, false
+	}
+	return estimateUsage(p.req, p.text.String()), true
+}
+
+// writeUsage sends the closing usage chunk (same fields as a non-streaming
+// response's usage) and [DONE].
+func (p *streamPump) writeUsage(w *bufio.Writer, u *schema.Usage) {
+	id, created := p.id, p.created
+	if id == "" {
+		id, created = "chatcmpl-"+p.rc.requestID, unixNow()
+	}
+	ch := &schema.ChatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: p.model,
+		Choices: []schema.ChunkChoice{}, Usage: u, Metadata: routingMetadata(p.atts)}
+	b, err := jsonMarshal(ch)
+	if err != nil {
+		return
+	}
+	buf := append(sseData(b), "data: [DONE]\n\n"...)
+	writeFlush(w, buf)
+}
+
+func sseData(b []byte) []byte {
+	out := make([]byte, 0, len(b)+8)
+	out = append(out, "data: "...)
+	out = append(out, b...)
+	return append(out, '\n', '\n')
+}
+
+func writeFlush(w *bufio.Writer, b []byte) error {
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	return w.Flush()
+}
