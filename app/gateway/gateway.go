@@ -33,6 +33,8 @@ type Deps struct {
 
 	UpstreamTimeout       time.Duration
 	UpstreamStreamTimeout time.Duration
+	// UpstreamFirstByte bounds how long a stream may take to produce its first chunk.
+	UpstreamFirstByte time.Duration
 	// MaxAttempts bounds upstream attempts per request (1 + retries).
 	MaxAttempts int
 	// BillingEnabled refuses models whose price is unknown.

@@ -30,16 +30,8 @@ func (g *Gateway) streamChat(c *fiber.Ctx, rc *reqCtx, req *schema.ChatRequest, 
 	for i, cand := range cands {
 		a := newAttempt(cand)
 		atts = append(atts, a)
-		s, err := cand.Upstream.Adapter.ChatStream(ctx, cand.Target(), req)
-		if err == nil {
-			first, err = s.Recv()
-			if errors.Is(err, io.EOF) { // an empty but clean stream
-				err = nil
-			}
-			if err != nil {
-				s.Close()
-			}
-		}
+		s, f, err := g.openStream(ctx, cand, req)
+		first = f
 		if err != nil {
 			a.fail(err)
 			if retryable(err) && i < len(cands)-1 {
@@ -204,4 +196,49 @@ func writeFlush(w *bufio.Writer, b []byte) error {
 		return err
 	}
 	return w.Flush()
+}
+
+// errFirstByte is the cancel cause when a stream's first chunk is too slow.
+var errFirstByte = errors.New("first byte timeout")
+
+// openStream starts an upstream stream and reads its first chunk, within the
+// first-byte limit. The stream's own context lives on (ctx) once it has begun.
+func (g *Gateway) openStream(ctx context.Context, cand routing.Candidate, req *schema.ChatRequest) (providers.ChatStream, *schema.ChatChunk, error) {
+	attemptCtx, cancel := context.WithCancelCause(ctx)
+	if g.UpstreamFirstByte > 0 {
+		t := time.AfterFunc(g.UpstreamFirstByte, func() { cancel(errFirstByte) })
+		defer t.Stop()
+	}
+	s, err := cand.Upstream.Adapter.ChatStream(attemptCtx, cand.Target(), req)
+	var first *schema.ChatChunk
+	if err == nil {
+		first, err = s.Recv()
+		if errors.Is(err, io.EOF) { // an empty but clean stream
+			err = nil
+		}
+		if err != nil {
+			s.Close()
+		}
+	}
+	if err != nil {
+		if errors.Is(context.Cause(attemptCtx), errFirstByte) {
+			err = &providers.Error{Kind: providers.KindTimeout, Provider: cand.Offer.Provider, Err: errFirstByte}
+		}
+		cancel(nil)
+		return nil, nil, err
+	}
+	// The stream keeps reading with attemptCtx, released when the stream closes.
+	return &cancelOnClose{ChatStream: s, cancel: cancel}, first, nil
+}
+
+// cancelOnClose releases a stream's context when the stream is closed.
+type cancelOnClose struct {
+	providers.ChatStream
+	cancel context.CancelCauseFunc
+}
+
+func (s *cancelOnClose) Close() error {
+	err := s.ChatStream.Close()
+	s.cancel(nil)
+	return err
 }

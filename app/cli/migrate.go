@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/llmgw/gateway/app/store"
+)
+
+func migrate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := newLogger(stderr)
+	cfg, err := loadConfig(log)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := store.Migrate(db); err != nil {
+		return err
+	}
+	v, err := store.Version(db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database schema at version %d\n", v)
+	return nil
+}

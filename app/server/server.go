@@ -1,0 +1,158 @@
+// Package server assembles the gateway: database, catalog, upstreams, key cache,
+// log writer and the Fiber app; and runs it with a graceful shutdown.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/llmgw/gateway/app/apierr"
+	"github.com/llmgw/gateway/app/catalog"
+	"github.com/llmgw/gateway/app/config"
+	"github.com/llmgw/gateway/app/gateway"
+	"github.com/llmgw/gateway/app/keys"
+	"github.com/llmgw/gateway/app/providers/openai"
+	"github.com/llmgw/gateway/app/providers/testprovider"
+	"github.com/llmgw/gateway/app/routing"
+	"github.com/llmgw/gateway/app/store"
+	"github.com/llmgw/gateway/app/tokenizer"
+	"github.com/llmgw/gateway/app/usage"
+)
+
+// Version is set at build time (-ldflags "-X .../server.Version=...").
+var Version = "dev"
+
+// Server is a fully wired gateway.
+type Server struct {
+	App     *fiber.App
+	Config  *config.Config
+	DB      *store.DB
+	Catalog *catalog.Holder
+	Keys    *keys.Cache
+	Hasher  *keys.Hasher
+	Logs    *usage.Writer
+	Gateway *gateway.Gateway
+	Log     *slog.Logger
+
+	adapters  routing.Adapters
+	upstreams atomic.Pointer[routing.Upstreams]
+	stopPoll  context.CancelFunc
+}
+
+// New opens and migrates the database, loads the catalog and key cache, and
+// builds the HTTP app. Nothing is listening yet.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	db, err := store.Open(cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(db); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	s := &Server{Config: cfg, DB: db, Log: log}
+	if err := s.loadCatalog(); err != nil {
+		return nil, err
+	}
+	tokenizer.Warm()
+	client := upstreamClient(cfg)
+	s.adapters = routing.Adapters{
+		"openai": openai.New(client),
+		"test":   testprovider.New(tokenizer.Count),
+	}
+	s.rebuildUpstreams()
+
+	s.Hasher = keys.NewHasher(cfg.KeyHashSecret)
+	s.Keys = keys.NewCache(db.DB, s.Hasher, log)
+	if err := s.Keys.Load(ctx); err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
+	}
+	pollCtx, stop := context.WithCancel(context.Background())
+	s.stopPoll = stop
+	go s.Keys.Run(pollCtx, time.Second)
+
+	s.Logs = usage.New(db, usage.Options{QueueSize: cfg.LogQueueSize, Logger: log})
+	s.Gateway = gateway.New(gateway.Deps{
+		Catalog:               s.Catalog,
+		Upstreams:             s.upstreams.Load,
+		Keys:                  s.Keys,
+		Logs:                  s.Logs,
+		Log:                   log,
+		UpstreamTimeout:       cfg.UpstreamTimeout,
+		UpstreamStreamTimeout: cfg.UpstreamStreamTimout,
+		UpstreamFirstByte:     cfg.UpstreamFirstByte,
+		BillingEnabled:        cfg.BillingEnabled,
+	})
+	s.App = s.newApp()
+	return s, nil
+}
+
+func (s *Server) loadCatalog() error {
+	cat, err := catalog.Load(s.Config.ModelsFile)
+	if err != nil {
+		return fmt.Errorf("model catalog: %w", err)
+	}
+	if unpriced := cat.Unpriced(); len(unpriced) > 0 {
+		if s.Config.BillingEnabled {
+			s.Log.Warn("billing is on: models without a known price are not served", "models", strings.Join(unpriced, ", "))
+			cat = cat.DropUnpriced()
+		} else {
+			s.Log.Warn("models without a known price are served with cost null; add prices or free: true in GATEWAY_MODELS_FILE", "models", strings.Join(unpriced, ", "))
+		}
+	}
+	if s.Catalog == nil {
+		s.Catalog = catalog.NewHolder(cat)
+	} else {
+		s.Catalog.Set(cat)
+	}
+	return nil
+}
+
+func (s *Server) rebuildUpstreams() {
+	s.upstreams.Store(routing.Build(s.Catalog.Get(), s.Config, s.adapters))
+}
+
+// Reload re-reads GATEWAY_MODELS_FILE (SIGHUP). A broken file keeps the old catalog.
+func (s *Server) Reload() error {
+	if err := s.loadCatalog(); err != nil {
+		return err
+	}
+	s.rebuildUpstreams()
+	return nil
+}
+
+func (s *Server) newApp() *fiber.App {
+	app := fiber.New(fiber.Config{
+		AppName:               "llm-gateway",
+		BodyLimit:             s.Config.MaxBodyBytes,
+		ErrorHandler:          apierr.Handler,
+		DisableStartupMessage: true,
+		ReadTimeout:           5 * time.Minute,
+		IdleTimeout:           2 * time.Minute,
+		ReadBufferSize:        16 * 1024, // long Authorization and metadata headers
+	})
+	app.Get("/health", s.health)
+	v1 := app.Group("/v1")
+	v1.Post("/chat/completions", s.Gateway.ChatCompletions)
+	v1.Post("/embeddings", s.Gateway.Embeddings)
+	v1.Get("/models", s.Gateway.Models)
+	return app
+}
+
+// health reports liveness and whether the database answers.
+func (s *Server) health(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	body := fiber.Map{"status": "ok", "version": Version, "database": "ok",
+		"logQueue": fiber.Map{"pending": s.Logs.Pending(), "dropped": s.Logs.Dropped()}}
+	if err := s.DB.Ping(ctx); err != nil {
+		body["status"], body["database"] = "unavailable", "unreachable"
+		return c.Status(fiber.StatusServiceUnavailable).JSON(body)
+	}
+	return c.JSON(body)
+}
