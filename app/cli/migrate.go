@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -27,10 +28,10 @@ func migrate(args []string, stdout, stderr io.Writer) error {
 	if err := store.Migrate(db); err != nil {
 		return err
 	}
-	v, err := store.Version(db)
+	cur, latest, err := store.Version(context.Background(), db)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "database schema at version %d\n", v)
+	fmt.Fprintf(stdout, "database schema at version %d (latest %d)\n", cur, latest)
 	return nil
 }
