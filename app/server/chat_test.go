@@ -67,12 +67,12 @@ func TestChatCompletion(t *testing.T) {
 		if up.Body["temperature"] != 0.0 || up.Body["seed"] != 7.0 || up.Body["user"] != "user-42" || up.Body["custom_vendor_field"] == nil {
 			t.Errorf("fields not passed through: %v", up.Body)
 		}
-		// prompt = 4 words + 10, completion = 4 words; gpt-4o-mini $0.15 / $0.60 per 1M.
+		// prompt = 4 words + 10, completion = 5 words; gpt-4o-mini $0.15 / $0.60 per 1M.
 		u := resp.Usage
-		if u.PromptTokens != 14 || u.CompletionTokens != 4 || u.TotalTokens != 18 {
+		if u.PromptTokens != 14 || u.CompletionTokens != 5 || u.TotalTokens != 19 {
 			t.Fatalf("usage = %s", u.RawJSON())
 		}
-		want := 14*0.15e-6 + 4*0.60e-6
+		want := 14*0.15e-6 + 5*0.60e-6
 		if c := costOf(t, u); !near(c, want) {
 			t.Fatalf("cost = %v, want %v", c, want)
 		}
@@ -83,7 +83,7 @@ func TestChatCompletion(t *testing.T) {
 				t.Errorf("cost_details.%s missing", k)
 			}
 		}
-		if !near(d["input_cost"].(float64), 14*0.15e-6) || !near(d["output_cost"].(float64), 4*0.60e-6) {
+		if !near(d["input_cost"].(float64), 14*0.15e-6) || !near(d["output_cost"].(float64), 5*0.60e-6) {
 			t.Errorf("cost_details = %v", d)
 		}
 		if _, ok := u.JSON.ExtraFields["prompt_tokens_details"]; !ok && u.PromptTokensDetails.RawJSON() == "" {
@@ -99,10 +99,10 @@ func TestChatCompletion(t *testing.T) {
 			t.Fatalf("log rows = %d", len(rows))
 		}
 		r := rows[0]
-		if r.Status != 200 || r.UsedProvider != "openai" || r.UsedModel != "gpt-4o-mini" || r.PromptTokens != 14 || r.CompletionTokens != 4 {
+		if r.Status != 200 || r.UsedProvider != "openai" || r.UsedModel != "gpt-4o-mini" || r.PromptTokens != 14 || r.CompletionTokens != 5 {
 			t.Errorf("log row = %+v", r)
 		}
-		if r.TotalCost == nil || *r.TotalCost != 14*150+4*600 || *r.InputCost != 14*150 || *r.OutputCost != 4*600 {
+		if r.TotalCost == nil || *r.TotalCost != 14*150+5*600 || *r.InputCost != 14*150 || *r.OutputCost != 5*600 {
 			t.Errorf("log costs = %v %v %v", r.TotalCost, r.InputCost, r.OutputCost)
 		}
 		if r.Source != "example.com" || !strings.Contains(r.Metadata, `"tenant-id":"acme"`) || r.SessionID != "user-42" || r.FinishReason != "stop" {
@@ -114,7 +114,7 @@ func TestChatCompletion(t *testing.T) {
 		// The hourly rollup was maintained by the same writer.
 		var hourly struct{ Requests, Cost int64 }
 		h.srv.DB.Raw("SELECT SUM(requests) AS requests, SUM(cost) AS cost FROM usage_hourly WHERE project_id = ?", h.setup.ProjectID).Scan(&hourly)
-		if hourly.Requests != 1 || hourly.Cost != 14*150+4*600 {
+		if hourly.Requests != 1 || hourly.Cost != 14*150+5*600 {
 			t.Errorf("rollup = %+v", hourly)
 		}
 	})

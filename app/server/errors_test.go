@@ -131,7 +131,7 @@ func TestUpstreamDiesMidStream(t *testing.T) {
 		if err == nil {
 			t.Fatalf("a broken stream was presented as a clean finish (text %q)", text.String())
 		}
-		if text.String() != "Hello! You said:" {
+		if text.String() != "Hello! You" { // the fake cuts the connection after two words
 			t.Errorf("text before the break = %q", text.String())
 		}
 		rows := h.logs(raw.Header.Get("X-Request-Id"))
