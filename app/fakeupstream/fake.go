@@ -9,6 +9,7 @@
 //	#tool NAME ARGS  answer with a call of tool NAME with JSON ARGS
 //	#slow 300ms      wait before answering
 //	#cached N        report N cached prompt tokens
+//	#drip 100ms      stream: wait that long before each chunk
 //
 // Anything else is answered "Hello! You said: <text>" with usage
 // prompt_tokens = number of words in all messages + 10, completion_tokens =
@@ -174,7 +175,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		toolCall = map[string]any{"id": "call_fake1", "type": "function", "function": map[string]any{"name": name, "arguments": args}}
 	}
 	if stream, _ := body["stream"].(bool); stream {
-		s.stream(w, model, answer, toolCall, usage, d.name == "die")
+		var drip time.Duration
+		if d.name == "drip" {
+			drip, _ = time.ParseDuration(d.arg)
+		}
+		s.stream(w, r, model, answer, toolCall, usage, d.name == "die", drip)
 		return
 	}
 	msg := map[string]any{"role": "assistant", "content": answer}
@@ -193,11 +198,17 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-func (s *Server) stream(w http.ResponseWriter, model, answer string, toolCall, usage map[string]any, die bool) {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, model, answer string, toolCall, usage map[string]any, die bool, drip time.Duration) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	fl, _ := w.(http.Flusher)
 	created := time.Now().Unix()
 	send := func(choices []any, u map[string]any) {
+		if drip > 0 {
+			select {
+			case <-time.After(drip):
+			case <-r.Context().Done():
+			}
+		}
 		ch := map[string]any{"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices}
 		if u != nil {
 			ch["usage"] = u

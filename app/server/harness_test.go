@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +35,8 @@ type harness struct {
 	setup  *provision.SetupResult
 	client openai.Client
 	stop   func()
+	dbURL  string
+	dbDir  string
 }
 
 const modelsFile = `
@@ -87,22 +90,8 @@ func startGateway(t *testing.T, dialect string, env map[string]string) *harness 
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(runCtx, ln) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("gateway did not shut down")
-		}
-	}
+	var once sync.Once
+	stop := func() { once.Do(func() { shutdown(t, cancel, done) }) }
 	t.Cleanup(stop)
 
 	prov := &provision.Service{DB: srv.DB.DB, Hasher: srv.Hasher, Cache: srv.Keys}
@@ -112,7 +101,19 @@ func startGateway(t *testing.T, dialect string, env map[string]string) *harness 
 	}
 	base := "http://" + ln.Addr().String()
 	client := openai.NewClient(option.WithAPIKey(res.APIKey), option.WithBaseURL(base+"/v1"), option.WithMaxRetries(0))
-	return &harness{t: t, srv: srv, base: base, fake: fake, prov: prov, setup: res, client: client, stop: stop}
+	return &harness{t: t, srv: srv, base: base, fake: fake, prov: prov, setup: res, client: client, stop: stop, dbURL: dbURL, dbDir: dataDir}
+}
+
+func shutdown(t *testing.T, cancel func(), done chan error) {
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("gateway did not shut down")
+	}
 }
 
 // flushLogs waits until every enqueued log row is written.

@@ -67,6 +67,9 @@ func (s *Server) Shutdown() error {
 	s.Gateway.Abort(abortCtx)
 	cancel()
 	err := <-done
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = nil // connections outlived the grace period: expected, already handled above
+	}
 	return errors.Join(err, s.Close())
 }
 
