@@ -174,15 +174,16 @@ type RequestLog struct {
 }
 
 // UsageHourly is the hourly rollup of request logs, maintained by the log writer
-// so usage questions never scan raw logs.
+// so usage questions never scan raw logs. Its primary key is the rollup key
+// itself (Hour UTC .. Provider): a surrogate auto-increment id is not portable
+// between SQLite and PostgreSQL, and nothing needs one.
 type UsageHourly struct {
-	ID               int64 `gorm:"primaryKey"`
-	Hour             time.Time
-	OrganizationID   string
-	ProjectID        string
-	APIKeyID         string `gorm:"column:api_key_id"`
-	Model            string
-	Provider         string
+	Hour             time.Time `gorm:"primaryKey"`
+	OrganizationID   string    `gorm:"primaryKey"`
+	ProjectID        string    `gorm:"primaryKey"`
+	APIKeyID         string    `gorm:"column:api_key_id;primaryKey"`
+	Model            string    `gorm:"primaryKey"`
+	Provider         string    `gorm:"primaryKey"`
 	Requests         int64
 	Errors           int64
 	PromptTokens     int64
