@@ -42,6 +42,14 @@ type Server struct {
 	*httptest.Server
 	mu       sync.Mutex
 	requests []Request
+	force    int // when set, every chat request is answered with this status
+}
+
+// ForceStatus makes every chat request fail with status (0 restores normal answers).
+func (s *Server) ForceStatus(status int) {
+	s.mu.Lock()
+	s.force = status
+	s.mu.Unlock()
 }
 
 // New starts a fake upstream.
@@ -137,6 +145,13 @@ func writeError(w http.ResponseWriter, status int) {
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	body := s.record(r)
+	s.mu.Lock()
+	force := s.force
+	s.mu.Unlock()
+	if force != 0 {
+		writeError(w, force)
+		return
+	}
 	text, words := lastUserText(body)
 	d := parseDirective(text)
 	if d.name == "slow" {
