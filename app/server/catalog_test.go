@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
@@ -22,7 +23,7 @@ func TestModelsFileReload(t *testing.T) {
 	if err := ask("late-model"); !errors.As(err, &apiErr) || apiErr.StatusCode != 404 {
 		t.Fatalf("before reload: %v", err)
 	}
-	added := modelsFile + `
+	added := strings.ReplaceAll(modelsFile, "ACME_URL", h.fake.URL) + `
   - id: late-model
     providers:
       - {provider: openai, model: gpt-4o-mini, inputPrice: 1, outputPrice: 2}
@@ -62,5 +63,45 @@ func TestBillingModeRefusesUnpricedModels(t *testing.T) {
 	}
 	if len(h.fake.Requests()) != 0 {
 		t.Fatalf("an unpriced model reached the upstream")
+	}
+}
+
+func TestCustomProvider(t *testing.T) {
+	h := startGateway(t, "sqlite", nil)
+	ctx := context.Background()
+	for model, upstream := range map[string]string{"my-chat": "my-chat-v1", "acme/my-chat-v1": "my-chat-v1", "acme/anything-else": "anything-else"} {
+		resp, err := h.client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model: model, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", model, err)
+		}
+		last := h.fake.Last()
+		if last.Body["model"] != upstream || last.Header.Get("Authorization") != "Bearer sk-acme" {
+			t.Errorf("%s: upstream got model %v auth %q", model, last.Body["model"], last.Header.Get("Authorization"))
+		}
+		cost := resp.Usage.JSON.ExtraFields["cost"].Raw()
+		if model == "acme/anything-else" && cost != "null" {
+			t.Errorf("unlisted custom model priced: %s", cost)
+		}
+		if model == "my-chat" && cost == "null" {
+			t.Errorf("listed custom model unpriced")
+		}
+	}
+}
+
+func TestKeyPoolRoundRobin(t *testing.T) {
+	h := startGateway(t, "sqlite", map[string]string{"LLM_OPENAI_API_KEY": "sk-one, sk-two"})
+	seen := map[string]int{}
+	for i := 0; i < 4; i++ {
+		if _, err := h.client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+			Model: "gpt-4o", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		seen[h.fake.Last().Header.Get("Authorization")]++
+	}
+	if seen["Bearer sk-one"] != 2 || seen["Bearer sk-two"] != 2 {
+		t.Fatalf("keys used = %v", seen)
 	}
 }

@@ -42,7 +42,12 @@ type harness struct {
 const modelsFile = `
 providers:
   - {id: dead, baseUrl: "http://127.0.0.1:1"}
+  - {id: acme, baseUrl: "ACME_URL", apiKey: "sk-acme"}
 models:
+  - id: my-chat
+    name: My chat
+    providers:
+      - {provider: acme, model: my-chat-v1, inputPrice: 0.10, outputPrice: 0.40}
   - id: unpriced-chat
     name: Unpriced chat
     providers:
@@ -55,7 +60,7 @@ func startGateway(t *testing.T, dialect string, env map[string]string) *harness 
 	t.Cleanup(fake.Close)
 	dbURL, dataDir := storetest.NewDatabase(t, dialect)
 	mf := filepath.Join(t.TempDir(), "models.yaml")
-	if err := os.WriteFile(mf, []byte(modelsFile), 0o600); err != nil {
+	if err := os.WriteFile(mf, []byte(strings.ReplaceAll(modelsFile, "ACME_URL", fake.URL)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	vars := map[string]string{
