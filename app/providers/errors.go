@@ -3,6 +3,8 @@ package providers
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/llmgw/gateway/app/apierr"
 )
@@ -35,7 +37,9 @@ type Error struct {
 	Type     string // upstream's error type, if any
 	Code     string // upstream's error code, if any
 	Param    string // upstream's param, if any
-	Err      error  // underlying cause
+	// RetryAfter is the upstream's Retry-After (429/503), passed on to the client.
+	RetryAfter time.Duration
+	Err        error // underlying cause
 }
 
 func (e *Error) Error() string {
@@ -84,6 +88,9 @@ func (e *Error) API() *apierr.Error {
 				ae.Code = e.Code
 			}
 			ae.Param = e.Param
+			if e.RetryAfter > 0 {
+				ae.Header = map[string]string{"Retry-After": strconv.Itoa(int((e.RetryAfter + time.Second - 1) / time.Second))}
+			}
 			return ae
 		}
 		return apierr.BadGateway(fmt.Sprintf("Upstream provider %s failed with status %d: %s", e.Provider, e.Status, orDefault(e.Message, apierr.StatusText(e.Status))))
