@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"golang.org/x/sync/singleflight"
 	"gorm.io/gorm"
 
+	"github.com/llmgw/gateway/app/iam"
 	"github.com/llmgw/gateway/models"
 )
 
@@ -18,6 +20,7 @@ import (
 type Identity struct {
 	Key     *models.APIKey
 	Project *models.Project
+	Rules   iam.Set // active IAM rules; empty: unrestricted
 }
 
 // Auth failures (all map to 401 invalid_api_key).
@@ -41,6 +44,8 @@ type Cache struct {
 	mu       sync.RWMutex
 	byHash   map[string]*models.APIKey
 	projects map[string]*models.Project
+	rules    map[string]iam.Set   // key id -> active rules
+	hashOf   map[string]string    // key id -> current token hash (a roll changes it)
 	missing  map[string]time.Time // hash -> until: negative cache for unknown tokens
 
 	keyMark, projMark time.Time
@@ -62,6 +67,8 @@ func NewCache(db *gorm.DB, hasher *Hasher, log *slog.Logger) *Cache {
 		db: db, hasher: hasher, log: log,
 		byHash:   map[string]*models.APIKey{},
 		projects: map[string]*models.Project{},
+		rules:    map[string]iam.Set{},
+		hashOf:   map[string]string{},
 		missing:  map[string]time.Time{},
 		now:      time.Now,
 	}
@@ -82,6 +89,14 @@ func (c *Cache) Load(ctx context.Context) error {
 	if err := c.db.WithContext(ctx).Where("updated_at > ?", keyMark.Add(-overlap)).Find(&keys).Error; err != nil {
 		return err
 	}
+	ids := make([]string, len(keys))
+	for i := range keys {
+		ids[i] = keys[i].ID
+	}
+	rules, err := LoadRules(ctx, c.db, ids)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range projects {
@@ -93,6 +108,7 @@ func (c *Cache) Load(ctx context.Context) error {
 	}
 	for i := range keys {
 		k := keys[i]
+		c.rules[k.ID] = rules[k.ID]
 		c.putLocked(&k)
 		if k.UpdatedAt.After(c.keyMark) {
 			c.keyMark = k.UpdatedAt
@@ -125,6 +141,50 @@ func (c *Cache) Put(k *models.APIKey) {
 	c.mu.Unlock()
 }
 
+// Forget drops a token hash (a rolled key's old token) at once.
+func (c *Cache) Forget(hash string) {
+	c.mu.Lock()
+	delete(c.byHash, hash)
+	c.mu.Unlock()
+}
+
+// PutRules applies a change of a key's IAM rules made in this process.
+func (c *Cache) PutRules(keyID string, rules iam.Set) {
+	c.mu.Lock()
+	c.rules[keyID] = rules
+	c.mu.Unlock()
+}
+
+// LoadRules reads and compiles the active IAM rules of the given keys.
+func LoadRules(ctx context.Context, db *gorm.DB, keyIDs []string) (map[string]iam.Set, error) {
+	out := map[string]iam.Set{}
+	for start := 0; start < len(keyIDs); start += 500 {
+		end := min(start+500, len(keyIDs))
+		var rows []models.IAMRule
+		if err := db.WithContext(ctx).Where("api_key_id IN ? AND status = ?", keyIDs[start:end], "active").Order("created_at").Find(&rows).Error; err != nil {
+			return nil, err
+		}
+		pending := map[string][]struct {
+			Type  string
+			Value iam.Value
+		}{}
+		for _, r := range rows {
+			v, err := iam.ParseValue(r.RuleType, json.RawMessage(r.RuleValue))
+			if err != nil {
+				continue // validated on write; a corrupt row must not open access, nor block loading
+			}
+			pending[r.APIKeyID] = append(pending[r.APIKeyID], struct {
+				Type  string
+				Value iam.Value
+			}{r.RuleType, v})
+		}
+		for id, rs := range pending {
+			out[id] = iam.Compile(rs)
+		}
+	}
+	return out, nil
+}
+
 // PutProject applies a project change made in this process immediately.
 func (c *Cache) PutProject(p *models.Project) {
 	cp := *p
@@ -134,6 +194,10 @@ func (c *Cache) PutProject(p *models.Project) {
 }
 
 func (c *Cache) putLocked(k *models.APIKey) {
+	if old, ok := c.hashOf[k.ID]; ok && old != k.TokenHash {
+		delete(c.byHash, old) // rolled: the old token dies everywhere the change is seen
+	}
+	c.hashOf[k.ID] = k.TokenHash
 	if k.Status == "deleted" {
 		delete(c.byHash, k.TokenHash)
 		return
@@ -174,11 +238,12 @@ func (c *Cache) check(k *models.APIKey) (*Identity, error) {
 	}
 	c.mu.RLock()
 	p := c.projects[k.ProjectID]
+	rules := c.rules[k.ID]
 	c.mu.RUnlock()
 	if p == nil || p.Status != "active" {
 		return nil, ErrProjectOff
 	}
-	return &Identity{Key: k, Project: p}, nil
+	return &Identity{Key: k, Project: p, Rules: rules}, nil
 }
 
 // fetch asks the database for a token not in memory (e.g. created by another
@@ -203,6 +268,11 @@ func (c *Cache) fetch(ctx context.Context, hash string) (*models.APIKey, error) 
 		if err := c.db.WithContext(ctx).Where("id = ?", k.ProjectID).Take(&p).Error; err == nil {
 			c.PutProject(&p)
 		}
+		rules, err := LoadRules(ctx, c.db, []string{k.ID})
+		if err != nil {
+			return nil, err
+		}
+		c.PutRules(k.ID, rules[k.ID])
 		c.Put(&k)
 		return &k, nil
 	})
