@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ var Options = []Option{
 	{"GATEWAY_UPSTREAM_STREAM_TIMEOUT", "1200s", "Total time of a streaming upstream call."},
 	{"GATEWAY_SHUTDOWN_GRACE", "30s", "On SIGTERM: how long in-flight requests and streams may take to finish before logs are flushed and the process exits."},
 	{"GATEWAY_LOG_QUEUE_SIZE", "10000", "Request-log rows buffered in memory while the database is slow; beyond it rows are dropped and counted."},
+	{"GATEWAY_TRUSTED_PROXIES", "", "Comma-separated CIDRs of the load balancers in front of the gateway. Only when the connecting peer is one of them is the client IP taken from the first X-Forwarded-For entry (otherwise any client could forge it to pass IP rules)."},
 	{"LOG_LEVEL", "info", "debug | info | warn | error."},
 	{"LOG_FORMAT", "text", "text | json."},
 	{"STRIPE_SECRET_KEY", "", "Enables billing (credits). While billing is off, models without a known price are served with `cost: null`."},
@@ -61,6 +63,7 @@ type Config struct {
 	LogLevel             string
 	LogFormat            string
 	BillingEnabled       bool
+	TrustedProxies       []netip.Prefix
 
 	// GeneratedSecrets names secrets generated for embedded mode (for a warning).
 	GeneratedSecrets []string
@@ -97,6 +100,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 		BillingEnabled:       p.str("STRIPE_SECRET_KEY") != "",
 		getenv:               getenv,
 	}
+	c.TrustedProxies = p.prefixes("GATEWAY_TRUSTED_PROXIES")
 	if len(p.errs) > 0 {
 		return nil, fmt.Errorf("configuration: %s", strings.Join(p.errs, "; "))
 	}
@@ -160,6 +164,27 @@ func (p *parser) dur(name string) time.Duration {
 		p.errs = append(p.errs, fmt.Sprintf("%s=%q is not a duration (e.g. 30s, 2m)", name, v))
 	}
 	return d
+}
+
+func (p *parser) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range strings.Split(p.str(name), ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") {
+			if a, err := netip.ParseAddr(s); err == nil {
+				s = netip.PrefixFrom(a, a.BitLen()).String()
+			}
+		}
+		pr, err := netip.ParsePrefix(s)
+		if err != nil {
+			p.errs = append(p.errs, fmt.Sprintf("%s: %q is not a CIDR", name, s))
+			continue
+		}
+		out = append(out, pr.Masked())
+	}
+	return out
 }
 
 func defaultOf(name string) string {

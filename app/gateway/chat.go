@@ -28,7 +28,7 @@ func (g *Gateway) ChatCompletions(c *fiber.Ctx) error {
 	if rc.sessionID == "" {
 		rc.sessionID = truncate(firstNonEmpty(rawString(req.Extra["prompt_cache_key"]), req.User), 255)
 	}
-	res, cands, err := g.route(req.Model, false)
+	res, cands, err := g.route(rc, req.Model, false)
 	if err != nil {
 		return g.reject(rc, res, err)
 	}

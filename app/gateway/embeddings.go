@@ -21,7 +21,7 @@ func (g *Gateway) Embeddings(c *fiber.Ctx) error {
 		return g.reject(rc, nil, err)
 	}
 	rc.model = req.Model
-	res, cands, err := g.route(req.Model, true)
+	res, cands, err := g.route(rc, req.Model, true)
 	if err != nil {
 		return g.reject(rc, res, err)
 	}

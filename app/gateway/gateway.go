@@ -9,6 +9,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -39,6 +40,8 @@ type Deps struct {
 	MaxAttempts int
 	// BillingEnabled refuses models whose price is unknown.
 	BillingEnabled bool
+	// TrustedProxies may set X-Forwarded-For (see clientIP).
+	TrustedProxies []netip.Prefix
 }
 
 // Gateway serves the OpenAI-compatible endpoints.

@@ -6,11 +6,13 @@ import (
 
 	"github.com/llmgw/gateway/app/apierr"
 	"github.com/llmgw/gateway/app/catalog"
+	"github.com/llmgw/gateway/app/iam"
 	"github.com/llmgw/gateway/app/routing"
 )
 
-// route resolves the requested model name and lists the configured candidates.
-func (g *Gateway) route(model string, needEmbeddings bool) (*catalog.Resolution, []routing.Candidate, error) {
+// route resolves the requested model name and lists the configured candidates
+// the key's IAM rules allow.
+func (g *Gateway) route(rc *reqCtx, model string, needEmbeddings bool) (*catalog.Resolution, []routing.Candidate, error) {
 	res, err := g.Catalog.Get().Resolve(model)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
@@ -29,6 +31,10 @@ func (g *Gateway) route(model string, needEmbeddings bool) (*catalog.Resolution,
 	if g.BillingEnabled {
 		cands = pricedOnly(cands)
 	}
+	cands, err = allowed(rc.id.Rules, model, res, cands)
+	if err != nil {
+		return res, nil, err
+	}
 	if len(cands) == 0 {
 		if why == "" {
 			why = "no provider with a known price serves it"
@@ -39,6 +45,31 @@ func (g *Gateway) route(model string, needEmbeddings bool) (*catalog.Resolution,
 		cands = cands[:g.MaxAttempts]
 	}
 	return res, cands, nil
+}
+
+// allowed keeps the candidates the key's IAM rules allow: a root-id request is
+// routed only among the providers the rules permit.
+func allowed(rules iam.Set, model string, res *catalog.Resolution, cands []routing.Candidate) ([]routing.Candidate, error) {
+	if len(rules) == 0 {
+		return cands, nil
+	}
+	ic := make([]iam.Candidate, len(cands))
+	for i, c := range cands {
+		ic[i] = iam.Candidate{ModelID: res.Model.ID, Offer: c.Offer}
+	}
+	kept, err := rules.Filter(model, ic)
+	if err != nil {
+		return nil, apierr.Forbidden(err.Error())
+	}
+	out := cands[:0:0]
+	for _, k := range kept {
+		for _, c := range cands {
+			if c.Offer == k.Offer {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
 }
 
 // pricedOnly drops offers with an unknown price: with billing on, a model is never

@@ -82,3 +82,22 @@ func TestFreeModelCostsZero(t *testing.T) {
 		t.Fatalf("free model cost = %v", u.Cost)
 	}
 }
+
+func TestUSDStrings(t *testing.T) {
+	for in, want := range map[string]int64{"100": 100e9, "100.00": 100e9, "0.5": 5e8, ".25": 25e7, "12.345678901": 12_345_678_901, "0": 0} {
+		got, err := ParseUSD(in)
+		if err != nil || got != want {
+			t.Errorf("ParseUSD(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", ".", "-1", "1e3", "1.0000000001", "abc", "1,5", "9999999999"} {
+		if _, err := ParseUSD(bad); err == nil {
+			t.Errorf("ParseUSD(%q) accepted", bad)
+		}
+	}
+	for nano, want := range map[int64]string{100e9: "100.00", 125_000: "0.000125", 5e8: "0.50", 0: "0.00", -15e8: "-1.50"} {
+		if got := FormatUSD(nano); got != want {
+			t.Errorf("FormatUSD(%d) = %q, want %q", nano, got, want)
+		}
+	}
+}

@@ -17,8 +17,10 @@ import (
 	"github.com/llmgw/gateway/app/config"
 	"github.com/llmgw/gateway/app/gateway"
 	"github.com/llmgw/gateway/app/keys"
+	"github.com/llmgw/gateway/app/master"
 	"github.com/llmgw/gateway/app/providers/openai"
 	"github.com/llmgw/gateway/app/providers/testprovider"
+	"github.com/llmgw/gateway/app/provision"
 	"github.com/llmgw/gateway/app/routing"
 	"github.com/llmgw/gateway/app/store"
 	"github.com/llmgw/gateway/app/tokenizer"
@@ -38,6 +40,7 @@ type Server struct {
 	Hasher  *keys.Hasher
 	Logs    *usage.Writer
 	Gateway *gateway.Gateway
+	Prov    *provision.Service
 	Log     *slog.Logger
 
 	adapters  routing.Adapters
@@ -76,6 +79,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s.stopPoll = stop
 	go s.Keys.Run(pollCtx, time.Second)
 
+	s.Prov = &provision.Service{DB: db.DB, Hasher: s.Hasher, Cache: s.Keys}
 	s.Logs = usage.New(db, usage.Options{QueueSize: cfg.LogQueueSize, Logger: log})
 	s.Gateway = gateway.New(gateway.Deps{
 		Catalog:               s.Catalog,
@@ -87,6 +91,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		UpstreamStreamTimeout: cfg.UpstreamStreamTimout,
 		UpstreamFirstByte:     cfg.UpstreamFirstByte,
 		BillingEnabled:        cfg.BillingEnabled,
+		TrustedProxies:        cfg.TrustedProxies,
 	})
 	s.App = s.newApp()
 	return s, nil
@@ -141,6 +146,7 @@ func (s *Server) newApp() *fiber.App {
 	v1.Post("/chat/completions", s.Gateway.ChatCompletions)
 	v1.Post("/embeddings", s.Gateway.Embeddings)
 	v1.Get("/models", s.Gateway.Models)
+	(&master.API{DB: s.DB.DB, Prov: s.Prov, Hasher: s.Hasher}).Register(v1.Group("/master"))
 	return app
 }
 
