@@ -44,9 +44,9 @@ type Cache struct {
 	mu       sync.RWMutex
 	byHash   map[string]*models.APIKey
 	projects map[string]*models.Project
-	rules    map[string]iam.Set   // key id -> active rules
-	hashOf   map[string]string    // key id -> current token hash (a roll changes it)
-	missing  map[string]time.Time // hash -> until: negative cache for unknown tokens
+	rules    map[string]iam.Set        // key id -> active rules
+	byID     map[string]*models.APIKey // newest version seen of each key, deleted ones included
+	missing  map[string]time.Time      // hash -> until: negative cache for unknown tokens
 
 	keyMark, projMark time.Time
 	group             singleflight.Group
@@ -68,7 +68,7 @@ func NewCache(db *gorm.DB, hasher *Hasher, log *slog.Logger) *Cache {
 		byHash:   map[string]*models.APIKey{},
 		projects: map[string]*models.Project{},
 		rules:    map[string]iam.Set{},
-		hashOf:   map[string]string{},
+		byID:     map[string]*models.APIKey{},
 		missing:  map[string]time.Time{},
 		now:      time.Now,
 	}
@@ -101,15 +101,16 @@ func (c *Cache) Load(ctx context.Context) error {
 	defer c.mu.Unlock()
 	for i := range projects {
 		p := projects[i]
-		c.projects[p.ID] = &p
+		c.putProjectLocked(&p)
 		if p.UpdatedAt.After(c.projMark) {
 			c.projMark = p.UpdatedAt
 		}
 	}
 	for i := range keys {
 		k := keys[i]
-		c.rules[k.ID] = rules[k.ID]
-		c.putLocked(&k)
+		if c.putLocked(&k) {
+			c.rules[k.ID] = rules[k.ID]
+		}
 		if k.UpdatedAt.After(c.keyMark) {
 			c.keyMark = k.UpdatedAt
 		}
@@ -148,10 +149,14 @@ func (c *Cache) Forget(hash string) {
 	c.mu.Unlock()
 }
 
-// PutRules applies a change of a key's IAM rules made in this process.
-func (c *Cache) PutRules(keyID string, rules iam.Set) {
+// PutKeyRules applies a change of a key's IAM rules made in this process,
+// together with the key version that change produced.
+func (c *Cache) PutKeyRules(k *models.APIKey, rules iam.Set) {
+	cp := *k
 	c.mu.Lock()
-	c.rules[keyID] = rules
+	if c.putLocked(&cp) {
+		c.rules[k.ID] = rules
+	}
 	c.mu.Unlock()
 }
 
@@ -189,21 +194,37 @@ func LoadRules(ctx context.Context, db *gorm.DB, keyIDs []string) (map[string]ia
 func (c *Cache) PutProject(p *models.Project) {
 	cp := *p
 	c.mu.Lock()
-	c.projects[cp.ID] = &cp
+	c.putProjectLocked(&cp)
 	c.mu.Unlock()
 }
 
-func (c *Cache) putLocked(k *models.APIKey) {
-	if old, ok := c.hashOf[k.ID]; ok && old != k.TokenHash {
-		delete(c.byHash, old) // rolled: the old token dies everywhere the change is seen
+// putProjectLocked keeps the newest version: a poll that read the database just
+// before a local change committed must not undo it.
+func (c *Cache) putProjectLocked(p *models.Project) {
+	if cur, ok := c.projects[p.ID]; ok && cur.UpdatedAt.After(p.UpdatedAt) {
+		return
 	}
-	c.hashOf[k.ID] = k.TokenHash
+	c.projects[p.ID] = p
+}
+
+// putLocked stores a key version unless a newer one is already known (see
+// putProjectLocked); it reports whether it did.
+func (c *Cache) putLocked(k *models.APIKey) bool {
+	old, ok := c.byID[k.ID]
+	if ok && old.UpdatedAt.After(k.UpdatedAt) {
+		return false
+	}
+	if ok && old.TokenHash != k.TokenHash {
+		delete(c.byHash, old.TokenHash) // rolled: the old token dies wherever the change is seen
+	}
+	c.byID[k.ID] = k
 	if k.Status == "deleted" {
 		delete(c.byHash, k.TokenHash)
-		return
+		return true
 	}
 	c.byHash[k.TokenHash] = k
 	delete(c.missing, k.TokenHash)
+	return true
 }
 
 // Authenticate resolves a token to its identity. The common case is one HMAC and
@@ -272,8 +293,7 @@ func (c *Cache) fetch(ctx context.Context, hash string) (*models.APIKey, error) 
 		if err != nil {
 			return nil, err
 		}
-		c.PutRules(k.ID, rules[k.ID])
-		c.Put(&k)
+		c.PutKeyRules(&k, rules[k.ID])
 		return &k, nil
 	})
 	if err != nil {

@@ -107,15 +107,16 @@ func (s *Service) DeleteRule(ctx context.Context, orgID, keyID, ruleID string, b
 // updated_at in the same transaction: that is how other instances' key caches
 // learn that the key's rules changed (even when a rule was deleted).
 func (s *Service) ruleTx(ctx context.Context, orgID, keyID string, fn func(tx *gorm.DB) error) error {
+	var k models.APIKey
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var k models.APIKey
 		if err := tx.Where("id = ? AND organization_id = ? AND status <> ?", keyID, orgID, "deleted").Take(&k).Error; err != nil {
 			return notFound(err)
 		}
 		if err := fn(tx); err != nil {
 			return err
 		}
-		return tx.Model(&models.APIKey{}).Where("id = ?", keyID).Update("updated_at", time.Now().UTC()).Error
+		k.UpdatedAt = time.Now().UTC()
+		return tx.Model(&models.APIKey{}).Where("id = ?", keyID).Update("updated_at", k.UpdatedAt).Error
 	})
 	if err != nil {
 		return err
@@ -125,7 +126,7 @@ func (s *Service) ruleTx(ctx context.Context, orgID, keyID string, fn func(tx *g
 		if err != nil {
 			return err
 		}
-		s.Cache.PutRules(keyID, rules[keyID])
+		s.Cache.PutKeyRules(&k, rules[keyID])
 	}
 	return nil
 }
