@@ -108,6 +108,7 @@ func (g *Gateway) logRequest(rc *reqCtx, res *catalog.Resolution, atts []*attemp
 	if rc == nil || rc.id == nil {
 		return
 	}
+	g.settle(rc, out)
 	routingJSON := ""
 	if len(atts) > 0 {
 		routingJSON = string(routingMetadata(atts))
@@ -198,4 +199,21 @@ func (g *Gateway) fillOutcome(row *models.RequestLog, out outcome) {
 		row.InputCost, row.OutputCost, row.CachedInputCost = p(b.Input), p(b.Output), p(b.CachedInput)
 		row.CacheWriteCost, row.RequestCost, row.TotalCost = p(b.CacheWrite), p(b.Request), p(b.Total())
 	}
+}
+
+// settle books the request's actual cost against its key (releasing the
+// reservation made before the call). An unknown price books nothing.
+func (g *Gateway) settle(rc *reqCtx, out outcome) {
+	if g.Spend == nil {
+		return
+	}
+	var actual int64
+	if out.cost.Known {
+		actual = out.cost.Total()
+	}
+	if rc.hold != nil {
+		rc.hold.Settle(actual)
+		return
+	}
+	g.Spend.Record(rc.id.Key, actual)
 }

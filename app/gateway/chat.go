@@ -28,7 +28,18 @@ func (g *Gateway) ChatCompletions(c *fiber.Ctx) error {
 	if rc.sessionID == "" {
 		rc.sessionID = truncate(firstNonEmpty(rawString(req.Extra["prompt_cache_key"]), req.User), 255)
 	}
-	res, cands, err := g.route(rc, req.Model, false)
+	res, cands, err := g.route(rc, req.Model, false, func() (int, int) {
+		out := 0
+		if req.MaxCompletionTokens != nil {
+			out = *req.MaxCompletionTokens
+		} else if req.MaxTokens != nil {
+			out = *req.MaxTokens
+		}
+		if req.N != nil && *req.N > 1 {
+			out *= *req.N
+		}
+		return tokenizer.CountMessages(req), out
+	})
 	if err != nil {
 		return g.reject(rc, res, err)
 	}

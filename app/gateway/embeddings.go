@@ -21,7 +21,16 @@ func (g *Gateway) Embeddings(c *fiber.Ctx) error {
 		return g.reject(rc, nil, err)
 	}
 	rc.model = req.Model
-	res, cands, err := g.route(rc, req.Model, true)
+	res, cands, err := g.route(rc, req.Model, true, func() (int, int) {
+		n := 0
+		for _, s := range req.InputTexts() {
+			n += tokenizer.Count(s)
+		}
+		if n == 0 {
+			n = len(req.Input) // token-id arrays: at most one token per byte
+		}
+		return n, 1 // embeddings produce no completion tokens
+	})
 	if err != nil {
 		return g.reject(rc, res, err)
 	}

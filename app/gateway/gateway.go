@@ -16,6 +16,7 @@ import (
 	"github.com/llmgw/gateway/app/catalog"
 	"github.com/llmgw/gateway/app/keys"
 	"github.com/llmgw/gateway/app/routing"
+	"github.com/llmgw/gateway/app/spend"
 	"github.com/llmgw/gateway/models"
 )
 
@@ -29,6 +30,7 @@ type Deps struct {
 	Catalog   *catalog.Holder
 	Upstreams func() *routing.Upstreams // current upstream set (rebuilt on reload)
 	Keys      *keys.Cache
+	Spend     *spend.Accountant
 	Logs      LogSink
 	Log       *slog.Logger
 

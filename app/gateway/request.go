@@ -11,6 +11,7 @@ import (
 	"github.com/llmgw/gateway/app/apierr"
 	"github.com/llmgw/gateway/app/ids"
 	"github.com/llmgw/gateway/app/keys"
+	"github.com/llmgw/gateway/app/spend"
 )
 
 // reqCtx is what the pipeline knows about one client request.
@@ -24,6 +25,7 @@ type reqCtx struct {
 	sessionID string
 	metadata  string // JSON object of X-LLMGateway-* headers
 	model     string // as requested
+	hold      *spend.Reservation
 }
 
 // begin starts a request: assigns its id, authenticates the key and collects the

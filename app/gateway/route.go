@@ -7,12 +7,14 @@ import (
 	"github.com/llmgw/gateway/app/apierr"
 	"github.com/llmgw/gateway/app/catalog"
 	"github.com/llmgw/gateway/app/iam"
+	"github.com/llmgw/gateway/app/pricing"
 	"github.com/llmgw/gateway/app/routing"
+	"github.com/llmgw/gateway/app/schema"
 )
 
 // route resolves the requested model name and lists the configured candidates
 // the key's IAM rules allow.
-func (g *Gateway) route(rc *reqCtx, model string, needEmbeddings bool) (*catalog.Resolution, []routing.Candidate, error) {
+func (g *Gateway) route(rc *reqCtx, model string, needEmbeddings bool, size sizer) (*catalog.Resolution, []routing.Candidate, error) {
 	res, err := g.Catalog.Get().Resolve(model)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
@@ -44,7 +46,45 @@ func (g *Gateway) route(rc *reqCtx, model string, needEmbeddings bool) (*catalog
 	if len(cands) > g.MaxAttempts {
 		cands = cands[:g.MaxAttempts]
 	}
+	if err := g.reserve(rc, res, cands, size); err != nil {
+		return res, nil, err
+	}
 	return res, cands, nil
+}
+
+// sizer tells the prompt tokens of a request and the most it may generate (0:
+// the model's limit). It is only called for keys with a spend limit.
+type sizer func() (prompt, maxOutput int)
+
+// reserve holds the request's highest possible cost against the key's spend
+// limits before any upstream call, so concurrent requests cannot overshoot.
+func (g *Gateway) reserve(rc *reqCtx, res *catalog.Resolution, cands []routing.Candidate, size sizer) error {
+	k := rc.id.Key
+	if g.Spend == nil || (k.UsageLimit == nil && k.PeriodUsageLimit == nil) {
+		return nil
+	}
+	prompt, maxOut := size()
+	var worst int64
+	for _, c := range cands {
+		out := maxOut
+		if out <= 0 {
+			out = c.Offer.MaxOutput
+		}
+		if out <= 0 {
+			out = res.Model.MaxOutput
+		}
+		if out <= 0 {
+			out = 4096
+		}
+		u := &schema.Usage{PromptTokens: prompt, CompletionTokens: out}
+		worst = max(worst, pricing.Compute(c.Offer.Price, u).Total())
+	}
+	hold, err := g.Spend.Reserve(k, worst)
+	if err != nil {
+		return apierr.New(402, err.Error())
+	}
+	rc.hold = hold
+	return nil
 }
 
 // allowed keeps the candidates the key's IAM rules allow: a root-id request is

@@ -82,6 +82,10 @@ func (s *Server) Close() error {
 	if err != nil {
 		s.Log.Error("request log flush incomplete", "error", err, "dropped", s.Logs.Dropped())
 	}
+	if serr := s.Spend.Flush(ctx); serr != nil {
+		s.Log.Error("spend flush incomplete", "error", serr)
+		err = errors.Join(err, serr)
+	}
 	return errors.Join(err, s.DB.Close())
 }
 

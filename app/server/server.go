@@ -22,6 +22,7 @@ import (
 	"github.com/llmgw/gateway/app/providers/testprovider"
 	"github.com/llmgw/gateway/app/provision"
 	"github.com/llmgw/gateway/app/routing"
+	"github.com/llmgw/gateway/app/spend"
 	"github.com/llmgw/gateway/app/store"
 	"github.com/llmgw/gateway/app/tokenizer"
 	"github.com/llmgw/gateway/app/usage"
@@ -41,6 +42,7 @@ type Server struct {
 	Logs    *usage.Writer
 	Gateway *gateway.Gateway
 	Prov    *provision.Service
+	Spend   *spend.Accountant
 	Log     *slog.Logger
 
 	adapters  routing.Adapters
@@ -80,11 +82,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	go s.Keys.Run(pollCtx, time.Second)
 
 	s.Prov = &provision.Service{DB: db.DB, Hasher: s.Hasher, Cache: s.Keys}
+	s.Spend = spend.New(db.DB, log)
+	go s.Spend.Run(pollCtx, time.Second)
 	s.Logs = usage.New(db, usage.Options{QueueSize: cfg.LogQueueSize, Logger: log})
 	s.Gateway = gateway.New(gateway.Deps{
 		Catalog:               s.Catalog,
 		Upstreams:             s.upstreams.Load,
 		Keys:                  s.Keys,
+		Spend:                 s.Spend,
 		Logs:                  s.Logs,
 		Log:                   log,
 		UpstreamTimeout:       cfg.UpstreamTimeout,
