@@ -109,6 +109,9 @@ func (g *Gateway) logRequest(rc *reqCtx, res *catalog.Resolution, atts []*attemp
 		return
 	}
 	g.settle(rc, out)
+	if out.usage != nil {
+		g.countTokens(rc, out.usage.TotalTokens)
+	}
 	routingJSON := ""
 	if len(atts) > 0 {
 		routingJSON = string(routingMetadata(atts))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/llmgw/gateway/app/catalog"
 	"github.com/llmgw/gateway/app/keys"
+	"github.com/llmgw/gateway/app/ratelimit"
 	"github.com/llmgw/gateway/app/routing"
 	"github.com/llmgw/gateway/app/spend"
 	"github.com/llmgw/gateway/models"
@@ -31,6 +32,7 @@ type Deps struct {
 	Upstreams func() *routing.Upstreams // current upstream set (rebuilt on reload)
 	Keys      *keys.Cache
 	Spend     *spend.Accountant
+	Limits    ratelimit.Store
 	Logs      LogSink
 	Log       *slog.Logger
 

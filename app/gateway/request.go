@@ -45,6 +45,9 @@ func (g *Gateway) begin(c *fiber.Ctx, endpoint string) (*reqCtx, error) {
 	if err := id.Rules.CheckIP(g.clientIP(c)); err != nil {
 		return nil, apierr.Forbidden(err.Error())
 	}
+	if err := g.rateLimit(c, id); err != nil {
+		return nil, err
+	}
 	rc.id = id
 	rc.source = truncate(c.Get("X-Source"), 255)
 	rc.userAgent = truncate(c.Get(fiber.HeaderUserAgent), 512)

@@ -21,6 +21,7 @@ import (
 	"github.com/llmgw/gateway/app/providers/openai"
 	"github.com/llmgw/gateway/app/providers/testprovider"
 	"github.com/llmgw/gateway/app/provision"
+	"github.com/llmgw/gateway/app/ratelimit"
 	"github.com/llmgw/gateway/app/routing"
 	"github.com/llmgw/gateway/app/spend"
 	"github.com/llmgw/gateway/app/store"
@@ -90,6 +91,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Upstreams:             s.upstreams.Load,
 		Keys:                  s.Keys,
 		Spend:                 s.Spend,
+		Limits:                ratelimit.NewMemory(),
 		Logs:                  s.Logs,
 		Log:                   log,
 		UpstreamTimeout:       cfg.UpstreamTimeout,
