@@ -185,7 +185,16 @@ func TestKeyExpiry(t *testing.T) {
 	if st, e := h.chatWith(token, "test/echo"); st != 401 || !strings.Contains(errMsg(e), "expired") {
 		t.Fatalf("after expiry: %d %v", st, e)
 	}
-	h.call("PATCH", "/v1/master/keys/"+kid, mk, `{"status":"inactive"}`)
+	// The background job marks it inactive (run now rather than waiting for its tick).
+	if n, err := h.srv.Prov.ExpireKeys(t.Context(), time.Now()); err != nil || n != 1 {
+		t.Fatalf("expiry job: %d %v", n, err)
+	}
+	if _, g := h.call("GET", "/v1/master/keys/"+kid, mk, ""); g["apiKey"].(map[string]any)["status"] != "inactive" {
+		t.Fatalf("expired key not marked inactive: %v", g)
+	}
+	if _, a := h.call("GET", "/v1/master/audit-logs?action=api_key.update_status&resourceId="+kid, mk, ""); len(a["auditLogs"].([]any)) != 1 {
+		t.Fatalf("expiry not audited: %v", a)
+	}
 	if st, e := h.call("PATCH", "/v1/master/keys/"+kid, mk, `{"status":"active"}`); st != 400 || errParam(e) != "expiresAt" {
 		t.Fatalf("reactivation without new expiry: %d %v", st, e)
 	}

@@ -85,6 +85,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s.Prov = &provision.Service{DB: db.DB, Hasher: s.Hasher, Cache: s.Keys}
 	s.Spend = spend.New(db.DB, log)
 	go s.Spend.Run(pollCtx, time.Second)
+	go s.expireKeys(pollCtx, 30*time.Second)
 	s.Logs = usage.New(db, usage.Options{QueueSize: cfg.LogQueueSize, Logger: log})
 	s.Gateway = gateway.New(gateway.Deps{
 		Catalog:               s.Catalog,
@@ -155,6 +156,24 @@ func (s *Server) newApp() *fiber.App {
 	v1.Get("/models", s.Gateway.Models)
 	(&master.API{DB: s.DB.DB, Prov: s.Prov, Hasher: s.Hasher}).Register(v1.Group("/master"))
 	return app
+}
+
+// expireKeys runs the expiry job every interval.
+func (s *Server) expireKeys(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Prov.ExpireKeys(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				s.Log.Warn("key expiry job failed", "error", err)
+			} else if n > 0 {
+				s.Log.Info("expired API keys marked inactive", "count", n)
+			}
+		}
+	}
 }
 
 // health reports liveness and whether the database answers.
