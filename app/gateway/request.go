@@ -32,7 +32,9 @@ type reqCtx struct {
 // attribution headers. Unauthenticated requests are not logged (no project).
 func (g *Gateway) begin(c *fiber.Ctx, endpoint string) (*reqCtx, error) {
 	rc := &reqCtx{start: time.Now(), endpoint: endpoint}
-	rc.requestID = sanitizeID(c.Get("X-Request-Id"))
+	// Fiber's header strings alias fasthttp's reused buffers: whatever outlives
+	// the handler (log rows, the stream pump) must be copied.
+	rc.requestID = strings.Clone(sanitizeID(c.Get("X-Request-Id")))
 	if rc.requestID == "" {
 		rc.requestID = ids.New("req")
 	}
@@ -49,9 +51,9 @@ func (g *Gateway) begin(c *fiber.Ctx, endpoint string) (*reqCtx, error) {
 		return nil, err
 	}
 	rc.id = id
-	rc.source = truncate(c.Get("X-Source"), 255)
-	rc.userAgent = truncate(c.Get(fiber.HeaderUserAgent), 512)
-	rc.sessionID = truncate(firstNonEmpty(c.Get("X-Session-Id"), c.Get("X-Session-Affinity")), 255)
+	rc.source = strings.Clone(truncate(c.Get("X-Source"), 255))
+	rc.userAgent = strings.Clone(truncate(c.Get(fiber.HeaderUserAgent), 512))
+	rc.sessionID = strings.Clone(truncate(firstNonEmpty(c.Get("X-Session-Id"), c.Get("X-Session-Affinity")), 255))
 	rc.metadata = metadataHeaders(c)
 	return rc, nil
 }

@@ -44,6 +44,8 @@ func (a *API) Register(r fiber.Router) {
 	r.Patch("/keys/:id/iam/:ruleId", a.updateRule)
 	r.Delete("/keys/:id/iam/:ruleId", a.deleteRule)
 	r.Get("/audit-logs", a.auditLogs)
+	r.Get("/usage", a.usage)
+	r.Get("/logs", a.logs)
 }
 
 // authenticate resolves the master key. Management traffic is light, so the
