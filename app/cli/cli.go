@@ -22,6 +22,8 @@ Commands:
   setup     Create an organization, project, master key and API key:
               gateway setup --email you@example.com
   migrate   Apply database migrations and print the schema version
+  keys      Manage gateway API keys: create | list | update | roll | delete
+  master-keys  Manage master keys: create | list | revoke
   help      Show this help
 
 Configuration comes from the environment; see README.md for every variable.
@@ -44,6 +46,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = setup(rest, stdout, stderr)
 	case "migrate":
 		err = migrate(rest, stdout, stderr)
+	case "keys":
+		err = keysCmd(rest, stdout, stderr)
+	case "master-keys":
+		err = masterKeysCmd(rest, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
