@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -128,6 +129,129 @@ func FuzzStream(f *testing.F) {
 				t.Fatal("more chunks than input bytes")
 			}
 			s.Close()
+		}
+	})
+}
+
+// FuzzDecodeMessagesRequest: any body decodes or fails with a *FieldError;
+// what decodes translates to a neutral request (or a *FieldError) that
+// encodes, decodes back, and goes through the upstream translation.
+func FuzzDecodeMessagesRequest(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "inbound", "*.json"))
+	for _, name := range files {
+		b, _ := os.ReadFile(name)
+		var tc struct {
+			Request json.RawMessage `json:"request"`
+		}
+		_ = json.Unmarshal(b, &tc)
+		f.Add([]byte(tc.Request))
+	}
+	f.Add([]byte(`{"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"image","source":{"type":"url","url":"x"}}]}]}],"metadata":{"user_id":"{\"session_id\":1}"}}`))
+	f.Add([]byte(`{"model":"m","messages":[{"role":"assistant","content":[{"type":"tool_use","id":"a","name":"b","input":null}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fe *FieldError
+		if c, err := DecodeCountTokensRequest(data); err != nil {
+			if !errors.As(err, &fe) {
+				t.Fatalf("count_tokens: unclassified error %v", err)
+			}
+		} else if _, err := c.ToChat(); err != nil && !errors.As(err, &fe) {
+			t.Fatalf("count_tokens ToChat: unclassified error %v", err)
+		}
+		r, err := DecodeMessagesRequest(data)
+		if err != nil {
+			if !errors.As(err, &fe) || fe.Error() == "" {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		_ = r.SessionID()
+		chat, err := r.ToChat()
+		if err != nil {
+			if !errors.As(err, &fe) {
+				t.Fatalf("ToChat: unclassified error %v", err)
+			}
+			return
+		}
+		b, err := json.Marshal(chat)
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		back, err := schema.DecodeChatRequest(b)
+		if err != nil {
+			t.Fatalf("neutral request %s does not decode: %v", b, err)
+		}
+		if _, _, err := translateRequest("fuzz", back, "m", 1024); err != nil {
+			var pe *providers.Error
+			if !errors.As(err, &pe) || pe.Kind != providers.KindUnsupported {
+				t.Fatalf("upstream translation: %v", err)
+			}
+		}
+	})
+}
+
+// FuzzStreamEncoder drives the encoder with arbitrary chunk sequences: it
+// must never panic, and whatever it writes must follow Anthropic's stream
+// grammar (checked by checkSequence), whether the stream ends with Finish or
+// with an error event.
+func FuzzStreamEncoder(f *testing.F) {
+	f.Add([]byte{0, 'a', 1, 'b', 2, 0, 3, 0, 2, 1, 3, 1, 5, 2, 6, 9})
+	f.Add([]byte{2, 0, 2, 1, 3, 0, 1, 'x', 0, 'y'})
+	f.Add([]byte{4, 4, 4, 7, 7, 5, 0})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		enc := NewStreamEncoder("m")
+		var out bytes.Buffer
+		arg := func(i int) byte {
+			if i < len(ops) {
+				return ops[i]
+			}
+			return 0
+		}
+		broken := false
+		for i := 0; i < len(ops) && !broken; i += 2 {
+			v := arg(i + 1)
+			text := string([]byte{'a' + v%26, v})
+			idx := int(v % 4)
+			var c *schema.ChatChunk
+			switch ops[i] % 8 {
+			case 0:
+				c = chunk(schema.Delta{Reasoning: &text}, "")
+			case 1:
+				c = chunk(schema.Delta{Content: &text}, "")
+			case 2:
+				c = chunk(schema.Delta{ToolCalls: []schema.ToolCall{{Index: &idx, ID: fmt.Sprint("call_", idx), Function: schema.ToolCallFunction{Name: "f", Arguments: text}}}}, "")
+			case 3:
+				c = chunk(schema.Delta{ToolCalls: []schema.ToolCall{{Index: &idx, Function: schema.ToolCallFunction{Arguments: text}}}}, "")
+			case 4:
+				c = chunk(schema.Delta{ToolCalls: []schema.ToolCall{{Function: schema.ToolCallFunction{Arguments: text}}}}, "")
+			case 5:
+				c = chunk(schema.Delta{}, []string{"stop", "length", "tool_calls", "content_filter", "x"}[v%5])
+			case 6:
+				c = &schema.ChatChunk{Choices: []schema.ChunkChoice{}, Usage: &schema.Usage{PromptTokens: int(v), CompletionTokens: 3,
+					PromptTokensDetails: &schema.PromptTokensDetails{CachedTokens: int(v / 2)}}}
+			case 7:
+				if v%2 == 0 {
+					c = chunk(schema.Delta{Refusal: &text, Role: "assistant"}, "")
+				}
+			}
+			switch err := enc.WriteChunk(&out, c); err {
+			case nil:
+			case ErrInterleavedToolCalls:
+				broken = true
+			default:
+				t.Fatalf("WriteChunk: %v", err)
+			}
+		}
+		var err error
+		if broken || len(ops)%3 == 0 {
+			err = enc.ErrorEvent(&out, "api_error", "boom")
+		} else {
+			err = enc.Finish(&out, nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := checkSequence(parseEvents(t, out.Bytes())); err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
 		}
 	})
 }
