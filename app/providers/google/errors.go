@@ -241,7 +241,7 @@ func unsupported(provider, param, msg string) *providers.Error {
 // upstream would accept it, hence a non-retryable 400 naming the field.
 func invalidRequest(provider, param, msg string) *providers.Error {
 	return &providers.Error{Kind: providers.KindStatus, Provider: provider, Status: http.StatusBadRequest,
-		Param: param, Message: msg, Code: "invalid_request"}
+		Param: param, Message: msg}
 }
 
 // transportError classifies a failure to send the request or read the answer.

@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/llmgw/gateway/app/providers"
 	"github.com/llmgw/gateway/app/schema"
@@ -108,4 +110,118 @@ func FuzzStream(f *testing.F) {
 		}
 		t.Fatal("more chunks than input allows")
 	})
+}
+
+// FuzzDecodeGenerateRequest feeds arbitrary bodies to the native endpoint's
+// decoder and ToChat: no panic, only the documented error types, and a
+// neutral request the gateway's own decoder and the Gemini adapter accept.
+func FuzzDecodeGenerateRequest(f *testing.F) {
+	addFixtures(f, "inbound/*.gemini.json")
+	f.Add([]byte(`{"contents":[{"role":"model","parts":[{"functionCall":{"name":"f"}}]},{"parts":[{"function_response":{"name":"f","response":{"content":{"result":"x"}}}}]}]}`))
+	f.Add([]byte(`{"contents":[{"parts":[{"text":"a"}]}],"tools":[{"functionDeclarations":[{"name":"f","parameters":{"type":"OBJECT","properties":{"a":{"type":"ARRAY","items":{"any_of":[{"type":"STRING"}]}}}}}]}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		g, err := DecodeGenerateRequest(body)
+		if err != nil {
+			var se *schema.SyntaxError
+			var fe *schema.FieldError
+			if !errors.As(err, &se) && !errors.As(err, &fe) {
+				t.Fatalf("unexpected error type %T: %v", err, err)
+			}
+			return
+		}
+		req, err := g.ToChat("m")
+		if err != nil {
+			var fe *schema.FieldError
+			if !errors.As(err, &fe) || fe.Param == "" {
+				t.Fatalf("unexpected error %T: %v", err, err)
+			}
+			return
+		}
+		b, err := json.Marshal(req)
+		if err != nil {
+			t.Fatalf("neutral request does not encode: %v", err)
+		}
+		again, err := schema.DecodeChatRequest(b)
+		if err != nil {
+			t.Fatalf("neutral request does not decode: %v\n%s", err, b)
+		}
+		if _, err := buildRequest("fuzz", "gemini-3-pro", again); err != nil {
+			var pe *providers.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("unclassified error %v", err)
+			}
+		}
+	})
+}
+
+// FuzzStreamEncoder encodes arbitrary chunk sequences (a JSON array of
+// chat.completion.chunk objects): every event must be one data line of
+// valid JSON, the stream must end with a finishReason, and the adapter must
+// read it back with the same text.
+func FuzzStreamEncoder(f *testing.F) {
+	names, _ := filepath.Glob(filepath.Join("testdata", "*.sse"))
+	for _, n := range names {
+		body, _ := os.ReadFile(n)
+		chunks, _ := chunksOfFuzz(body)
+		if b, err := json.Marshal(chunks); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`[{"id":"x","choices":[{"index":3,"delta":{"tool_calls":[{"index":7,"function":{"arguments":"{"}}]}}]},{"choices":[{"index":-1,"delta":{"content":"\u2028"},"finish_reason":"stop"}]}]`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var chunks []*schema.ChatChunk
+		if json.Unmarshal(in, &chunks) != nil {
+			return
+		}
+		var buf bytes.Buffer
+		var enc StreamEncoder
+		var text strings.Builder
+		for _, c := range chunks {
+			if err := enc.WriteChunk(&buf, c); err != nil {
+				t.Fatal(err)
+			}
+			if c == nil {
+				continue
+			}
+			for _, ch := range c.Choices {
+				if ch.Index == 0 && ch.Delta.Content != nil {
+					text.WriteString(*ch.Delta.Content)
+				}
+				if ch.Index == 0 && ch.Delta.Refusal != nil {
+					text.WriteString(*ch.Delta.Refusal)
+				}
+			}
+		}
+		if err := enc.Finish(&buf, nil); err != nil {
+			t.Fatal(err)
+		}
+		body := buf.Bytes()
+		for _, ev := range bytes.Split(bytes.TrimSuffix(body, []byte("\n\n")), []byte("\n\n")) {
+			data, ok := bytes.CutPrefix(ev, []byte("data: "))
+			if !ok || bytes.IndexByte(data, '\n') >= 0 || !json.Valid(data) {
+				t.Fatalf("bad event %q", ev)
+			}
+		}
+		out, err := chunksOfFuzz(body)
+		if err != io.EOF {
+			t.Fatalf("re-read: %v\n%s", err, body)
+		}
+		var got strings.Builder
+		for _, c := range out {
+			for _, ch := range c.Choices {
+				if ch.Index == 0 && ch.Delta.Content != nil {
+					got.WriteString(*ch.Delta.Content)
+				}
+			}
+		}
+		if utf8.ValidString(text.String()) && got.String() != text.String() {
+			t.Fatalf("text %q came back as %q", text.String(), got.String())
+		}
+	})
+}
+
+func chunksOfFuzz(body []byte) ([]*schema.ChatChunk, error) {
+	s := newStream(context.Background(), "fuzz", "m", io.NopCloser(bytes.NewReader(body)))
+	defer s.Close()
+	return readStream(s)
 }

@@ -39,12 +39,18 @@ import (
 // maxSchemaDepth bounds the nesting of a schema, after $ref inlining.
 const maxSchemaDepth = 64
 
+// maxSchemaNodes bounds the size of a converted schema: inlining $refs can
+// grow a small document exponentially (each level referring twice to the
+// next), and a request must not be able to make the gateway build that.
+const maxSchemaNodes = 10000
+
 // schemaConverter converts one JSON Schema document to Gemini's Schema.
 type schemaConverter struct {
 	root *object
 	// ordering adds propertyOrdering to objects (response schemas), so that
 	// the structured output follows the order the client declared.
 	ordering bool
+	nodes    int
 }
 
 // toGeminiSchema converts a JSON Schema to Gemini's Schema. The result is nil
@@ -71,6 +77,9 @@ func toGeminiSchema(raw json.RawMessage, ordering bool) (*object, error) {
 func (c *schemaConverter) convert(in *object, depth int, refs []string) (*object, error) {
 	if depth > maxSchemaDepth {
 		return nil, errors.New("schema nested too deeply")
+	}
+	if c.nodes++; c.nodes > maxSchemaNodes {
+		return nil, errors.New("schema too large once its $refs are inlined")
 	}
 	in, refs, err := c.resolve(in, refs)
 	if err != nil {

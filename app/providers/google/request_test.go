@@ -3,6 +3,7 @@ package google
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -204,7 +205,13 @@ func TestSchemaConversionEdges(t *testing.T) {
 		b, _ := json.Marshal(got)
 		jsonEqual(t, tc.in, b, []byte(tc.want))
 	}
-	for _, bad := range []string{`[]`, `"x"`, `{"$ref":"#/nope"}`, `{"$ref":"#/$defs/a/b"}`, strings.Repeat(`{"items":`, 200) + `{}` + strings.Repeat(`}`, 200)} {
+	// Each definition refers twice to the next: 2^40 nodes once inlined.
+	var defs []string
+	for i := range 40 {
+		defs = append(defs, fmt.Sprintf(`"d%d":{"type":"object","properties":{"a":{"$ref":"#/$defs/d%d"},"b":{"$ref":"#/$defs/d%d"}}}`, i, i+1, i+1))
+	}
+	bomb := `{"$defs":{` + strings.Join(defs, ",") + `,"d40":{"type":"string"}},"$ref":"#/$defs/d0"}`
+	for _, bad := range []string{bomb, `[]`, `"x"`, `{"$ref":"#/nope"}`, `{"$ref":"#/$defs/a/b"}`, strings.Repeat(`{"items":`, 200) + `{}` + strings.Repeat(`}`, 200)} {
 		if _, err := toGeminiSchema(json.RawMessage(bad), false); err == nil {
 			t.Errorf("%.40s: no error", bad)
 		}

@@ -96,6 +96,12 @@ var errStreamClosed = errors.New("stream closed")
 
 // Recv implements providers.ChatStream.
 func (s *stream) Recv() (*schema.ChatChunk, error) {
+	if s.closed.Load() && (s.err == nil || len(s.pending) > 0) {
+		// Chunks may still be queued or buffered; a closed stream yields none.
+		s.pending = nil
+		s.err = &providers.Error{Kind: providers.KindConnection, Provider: s.provider, Message: "stream closed", Err: errStreamClosed}
+		return nil, s.err
+	}
 	if len(s.pending) > 0 {
 		c := s.pending[0]
 		s.pending = s.pending[1:]
@@ -105,10 +111,6 @@ func (s *stream) Recv() (*schema.ChatChunk, error) {
 		if s.err == io.EOF {
 			s.finished.Store(true)
 		}
-		return nil, s.err
-	}
-	if s.closed.Load() {
-		s.err = &providers.Error{Kind: providers.KindConnection, Provider: s.provider, Message: "stream closed", Err: errStreamClosed}
 		return nil, s.err
 	}
 	for {
