@@ -13,6 +13,7 @@ import (
 	"github.com/llmgw/gateway/app/keys"
 	"github.com/llmgw/gateway/app/pricing"
 	"github.com/llmgw/gateway/app/provision"
+	"github.com/llmgw/gateway/app/server"
 	"github.com/llmgw/gateway/app/store"
 	"github.com/llmgw/gateway/models"
 )
@@ -40,7 +41,16 @@ func withService(stderr io.Writer, fn func(ctx context.Context, svc *provision.S
 	if err := store.Migrate(db); err != nil {
 		return err
 	}
-	return fn(context.Background(), &provision.Service{DB: db.DB, Hasher: keys.NewHasher(cfg.KeyHashSecret)})
+	svc := &provision.Service{DB: db.DB, Hasher: keys.NewHasher(cfg.KeyHashSecret)}
+	if cfg.RedisURL != "" { // running gateways learn of the change at once
+		rc, err := server.OpenRedis(cfg.RedisURL)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		svc.Notify = server.PublishKeyChange(rc)
+	}
+	return fn(context.Background(), svc)
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -37,6 +37,7 @@ var Options = []Option{
 	{"GATEWAY_UPSTREAM_TIMEOUT", "600s", "Total time of a non-streaming upstream call."},
 	{"GATEWAY_UPSTREAM_STREAM_TIMEOUT", "1200s", "Total time of a streaming upstream call."},
 	{"GATEWAY_SHUTDOWN_GRACE", "30s", "On SIGTERM: how long in-flight requests and streams may take to finish before logs are flushed and the process exits."},
+	{"GATEWAY_KEY_POLL_INTERVAL", "1s", "How often the in-memory key cache polls the database for changes made elsewhere (with REDIS_URL, changes also arrive at once over pub/sub)."},
 	{"GATEWAY_LOG_QUEUE_SIZE", "10000", "Request-log rows buffered in memory while the database is slow; beyond it rows are dropped and counted."},
 	{"GATEWAY_TRUSTED_PROXIES", "", "Comma-separated CIDRs of the load balancers in front of the gateway. Only when the connecting peer is one of them is the client IP taken from the first X-Forwarded-For entry (otherwise any client could forge it to pass IP rules)."},
 	{"LOG_LEVEL", "info", "debug | info | warn | error."},
@@ -59,6 +60,7 @@ type Config struct {
 	UpstreamTimeout      time.Duration
 	UpstreamStreamTimout time.Duration
 	ShutdownGrace        time.Duration
+	KeyPollInterval      time.Duration
 	LogQueueSize         int
 	LogLevel             string
 	LogFormat            string
@@ -94,6 +96,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 		UpstreamTimeout:      p.dur("GATEWAY_UPSTREAM_TIMEOUT"),
 		UpstreamStreamTimout: p.dur("GATEWAY_UPSTREAM_STREAM_TIMEOUT"),
 		ShutdownGrace:        p.dur("GATEWAY_SHUTDOWN_GRACE"),
+		KeyPollInterval:      p.dur("GATEWAY_KEY_POLL_INTERVAL"),
 		LogQueueSize:         p.int("GATEWAY_LOG_QUEUE_SIZE"),
 		LogLevel:             p.str("LOG_LEVEL"),
 		LogFormat:            p.str("LOG_FORMAT"),

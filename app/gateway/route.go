@@ -10,6 +10,7 @@ import (
 	"github.com/llmgw/gateway/app/pricing"
 	"github.com/llmgw/gateway/app/routing"
 	"github.com/llmgw/gateway/app/schema"
+	"github.com/llmgw/gateway/app/spend"
 )
 
 // route resolves the requested model name and lists the configured candidates
@@ -80,8 +81,12 @@ func (g *Gateway) reserve(rc *reqCtx, res *catalog.Resolution, cands []routing.C
 		worst = max(worst, pricing.Compute(c.Offer.Price, u).Total())
 	}
 	hold, err := g.Spend.Reserve(k, worst)
-	if err != nil {
-		return apierr.New(402, err.Error())
+	var le *spend.LimitError
+	if errors.As(err, &le) {
+		return apierr.New(402, le.Msg)
+	}
+	if err != nil { // the shared store is down: refuse rather than enforce limits wrongly
+		return apierr.Unavailable("Spend limits cannot be checked right now; try again shortly.")
 	}
 	rc.hold = hold
 	return nil

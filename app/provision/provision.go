@@ -22,6 +22,8 @@ type Service struct {
 	Hasher *keys.Hasher
 	// Cache, when set, is updated at once with every key or project change.
 	Cache *keys.Cache
+	// Notify, when set, tells other gateway instances that keys changed (Redis).
+	Notify func()
 }
 
 // SetupResult is what `gateway setup` prints.
@@ -164,10 +166,18 @@ func (s *Service) notifyKey(k *models.APIKey) {
 	if s.Cache != nil {
 		s.Cache.Put(k)
 	}
+	s.broadcast()
 }
 
 func (s *Service) notifyProject(p *models.Project) {
 	if s.Cache != nil {
 		s.Cache.PutProject(p)
+	}
+	s.broadcast()
+}
+
+func (s *Service) broadcast() {
+	if s.Notify != nil {
+		s.Notify()
 	}
 }

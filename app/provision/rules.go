@@ -128,5 +128,6 @@ func (s *Service) ruleTx(ctx context.Context, orgID, keyID string, fn func(tx *g
 		}
 		s.Cache.PutKeyRules(&k, rules[keyID])
 	}
+	s.broadcast()
 	return nil
 }

@@ -86,6 +86,9 @@ func (s *Server) Close() error {
 		s.Log.Error("spend flush incomplete", "error", serr)
 		err = errors.Join(err, serr)
 	}
+	if s.redis != nil {
+		s.redis.Close()
+	}
 	return errors.Join(err, s.DB.Close())
 }
 

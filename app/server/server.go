@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/llmgw/gateway/app/apierr"
 	"github.com/llmgw/gateway/app/catalog"
@@ -47,6 +48,7 @@ type Server struct {
 	Log     *slog.Logger
 
 	adapters  routing.Adapters
+	redis     redis.UniversalClient
 	upstreams atomic.Pointer[routing.Upstreams]
 	stopPoll  context.CancelFunc
 }
@@ -80,10 +82,22 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	pollCtx, stop := context.WithCancel(context.Background())
 	s.stopPoll = stop
-	go s.Keys.Run(pollCtx, time.Second)
+	go s.Keys.Run(pollCtx, max(cfg.KeyPollInterval, 100*time.Millisecond))
 
 	s.Prov = &provision.Service{DB: db.DB, Hasher: s.Hasher, Cache: s.Keys}
 	s.Spend = spend.New(db.DB, log)
+	var limits ratelimit.Store = ratelimit.NewMemory()
+	if cfg.RedisURL != "" {
+		rc, err := OpenRedis(cfg.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		s.redis = rc
+		limits = ratelimit.NewRedis(rc, "gw:rl:")
+		s.Spend.UseRedis(rc, "gw:spend:", cfg.UpstreamStreamTimout+time.Minute)
+		s.Prov.Notify = PublishKeyChange(rc)
+		go s.listenKeyChanges(pollCtx, rc)
+	}
 	go s.Spend.Run(pollCtx, time.Second)
 	go s.expireKeys(pollCtx, 30*time.Second)
 	s.Logs = usage.New(db, usage.Options{QueueSize: cfg.LogQueueSize, Logger: log})
@@ -92,7 +106,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Upstreams:             s.upstreams.Load,
 		Keys:                  s.Keys,
 		Spend:                 s.Spend,
-		Limits:                ratelimit.NewMemory(),
+		Limits:                limits,
 		Logs:                  s.Logs,
 		Log:                   log,
 		UpstreamTimeout:       cfg.UpstreamTimeout,

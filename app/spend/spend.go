@@ -36,6 +36,7 @@ type Accountant struct {
 
 	mu       sync.Mutex
 	accounts map[string]*account
+	shared   *shared // nil: accounts are this instance's only
 }
 
 type account struct {
@@ -79,11 +80,19 @@ type Reservation struct {
 	acc    *account
 	amount int64
 	done   bool
+	// shared (Redis) reservations
+	member string
+	keys   []string
+	window time.Time
+	ttl    int64
 }
 
 // Reserve admits a request whose cost is at most estimate (nano-USD), or refuses
 // it when a limit of k is reached or would be exceeded.
 func (a *Accountant) Reserve(k *models.APIKey, estimate int64) (*Reservation, error) {
+	if a.shared != nil {
+		return a.reserveShared(k, estimate)
+	}
 	acc := a.account(k)
 	acc.mu.Lock()
 	defer acc.mu.Unlock()
@@ -173,6 +182,10 @@ func (r *Reservation) Settle(actual int64) {
 		return
 	}
 	r.done = true
+	if r.keys != nil {
+		r.settleShared(actual)
+		return
+	}
 	acc := r.acc
 	acc.mu.Lock()
 	acc.reserved -= r.amount
@@ -190,6 +203,13 @@ func (r *Reservation) Release() { r.Settle(0) }
 func (a *Accountant) Record(k *models.APIKey, actual int64) {
 	if actual == 0 {
 		return
+	}
+	if a.shared != nil {
+		if r, err := a.reserveShared(&models.APIKey{ID: k.ID, Usage: k.Usage, PeriodUsage: k.PeriodUsage, PeriodStart: k.PeriodStart,
+			PeriodUsageDurationValue: k.PeriodUsageDurationValue, PeriodUsageDurationUnit: k.PeriodUsageDurationUnit}, 0); err == nil {
+			r.Settle(actual)
+			return
+		}
 	}
 	acc := a.account(k)
 	acc.mu.Lock()
