@@ -43,6 +43,9 @@ func (g *Gateway) ChatCompletions(c *fiber.Ctx) error {
 	if err != nil {
 		return g.reject(rc, res, err)
 	}
+	if err := g.freeModelLimit(c, rc, cands); err != nil {
+		return g.reject(rc, res, err)
+	}
 	if req.Stream {
 		return g.streamChat(c, rc, req, res, cands)
 	}

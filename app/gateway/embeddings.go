@@ -34,6 +34,9 @@ func (g *Gateway) Embeddings(c *fiber.Ctx) error {
 	if err != nil {
 		return g.reject(rc, res, err)
 	}
+	if err := g.freeModelLimit(c, rc, cands); err != nil {
+		return g.reject(rc, res, err)
+	}
 	ctx, cancel := context.WithTimeout(g.base, g.UpstreamTimeout)
 	defer cancel()
 

@@ -46,6 +46,8 @@ type Deps struct {
 	BillingEnabled bool
 	// TrustedProxies may set X-Forwarded-For (see clientIP).
 	TrustedProxies []netip.Prefix
+	// HasPurchasedCredits tells the free-model limit tier (billing mode); served from a cache.
+	HasPurchasedCredits func(ctx context.Context, orgID string) (bool, error)
 }
 
 // Gateway serves the OpenAI-compatible endpoints.

@@ -53,7 +53,7 @@ func (g *Gateway) rateLimit(c *fiber.Ctx, id *keys.Identity) error {
 		}
 	}
 	for _, l := range rpmKeys(id) {
-		d, err := g.Limits.Take(ctx, l.key, l.limit, 1)
+		d, err := g.Limits.Take(ctx, l.key, l.limit, 1, ratelimit.Minute)
 		if err != nil {
 			return apierr.Unavailable("Rate limiting is temporarily unavailable.")
 		}
@@ -63,7 +63,7 @@ func (g *Gateway) rateLimit(c *fiber.Ctx, id *keys.Identity) error {
 		note(d)
 	}
 	for _, l := range tpmKeys(id) {
-		d, err := g.Limits.Peek(ctx, l.key, l.limit)
+		d, err := g.Limits.Peek(ctx, l.key, l.limit, ratelimit.Minute)
 		if err != nil {
 			return apierr.Unavailable("Rate limiting is temporarily unavailable.")
 		}
@@ -103,6 +103,6 @@ func (g *Gateway) countTokens(rc *reqCtx, tokens int) {
 		return
 	}
 	for _, l := range tpmKeys(rc.id) {
-		_ = g.Limits.Add(g.base, l.key, tokens) // best effort: a lost count only loosens the limit
+		_ = g.Limits.Add(g.base, l.key, tokens, ratelimit.Minute) // best effort: a lost count only loosens the limit
 	}
 }

@@ -41,13 +41,13 @@ end
 return {allowed, tostring(used), prev}
 `)
 
-func (s *Redis) run(ctx context.Context, key string, limit, n int, mode string) (Decision, error) {
+func (s *Redis) run(ctx context.Context, key string, limit, n int, mode string, window time.Duration) (Decision, error) {
 	now := s.now()
-	start := now.Truncate(Window)
-	idx := start.Unix() / int64(Window/time.Second)
+	start := now.Truncate(window)
+	idx := start.Unix() / int64(window/time.Second)
 	keys := []string{s.prefix + key + ":" + strconv.FormatInt(idx, 10), s.prefix + key + ":" + strconv.FormatInt(idx-1, 10)}
-	overlap := 1 - float64(now.Sub(start))/float64(Window)
-	res, err := slidingScript.Run(ctx, s.c, keys, limit, n, strconv.FormatFloat(overlap, 'f', 6, 64), mode, (2 * Window).Milliseconds()).Slice()
+	overlap := 1 - float64(now.Sub(start))/float64(window)
+	res, err := slidingScript.Run(ctx, s.c, keys, limit, n, strconv.FormatFloat(overlap, 'f', 6, 64), mode, (2 * window).Milliseconds()).Slice()
 	if err != nil {
 		return Decision{}, err
 	}
@@ -56,24 +56,24 @@ func (s *Redis) run(ctx context.Context, key string, limit, n int, mode string) 
 	prev, _ := res[2].(int64)
 	switch mode {
 	case "take":
-		d := decide(limit, n, used, now, int(prev))
+		d := decide(limit, n, used, now, int(prev), window)
 		return d, nil
 	default:
-		d := decide(limit, 0, used, now, int(prev))
+		d := decide(limit, 0, used, now, int(prev), window)
 		d.Allowed = allowed == 1
 		return d, nil
 	}
 }
 
-func (s *Redis) Take(ctx context.Context, key string, limit, n int) (Decision, error) {
-	return s.run(ctx, key, limit, n, "take")
+func (s *Redis) Take(ctx context.Context, key string, limit, n int, window time.Duration) (Decision, error) {
+	return s.run(ctx, key, limit, n, "take", window)
 }
 
-func (s *Redis) Peek(ctx context.Context, key string, limit int) (Decision, error) {
-	return s.run(ctx, key, limit, 0, "peek")
+func (s *Redis) Peek(ctx context.Context, key string, limit int, window time.Duration) (Decision, error) {
+	return s.run(ctx, key, limit, 0, "peek", window)
 }
 
-func (s *Redis) Add(ctx context.Context, key string, n int) error {
-	_, err := s.run(ctx, key, 0, n, "add")
+func (s *Redis) Add(ctx context.Context, key string, n int, window time.Duration) error {
+	_, err := s.run(ctx, key, 0, n, "add", window)
 	return err
 }

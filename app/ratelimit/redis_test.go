@@ -40,25 +40,25 @@ func TestRedisSlidingWindow(t *testing.T) {
 	a.now = func() time.Time { return now }
 	b.now = a.now
 	ctx := context.Background()
-	d, err := a.Take(ctx, "k", 3, 1)
+	d, err := a.Take(ctx, "k", 3, 1, Minute)
 	if err != nil || !d.Allowed || d.Remaining != 2 {
 		t.Fatalf("a: %+v %v", d, err)
 	}
-	b.Take(ctx, "k", 3, 1)
-	a.Take(ctx, "k", 3, 1)
-	if d, _ := b.Take(ctx, "k", 3, 1); d.Allowed || d.RetryAfter <= 0 {
+	b.Take(ctx, "k", 3, 1, Minute)
+	a.Take(ctx, "k", 3, 1, Minute)
+	if d, _ := b.Take(ctx, "k", 3, 1, Minute); d.Allowed || d.RetryAfter <= 0 {
 		t.Fatalf("4th across instances: %+v", d)
 	}
 	now = now.Add(80 * time.Second) // 2/3 of the way... previous window weighs (1 - 30/60)
-	if d, _ := a.Take(ctx, "k", 3, 1); !d.Allowed {
+	if d, _ := a.Take(ctx, "k", 3, 1, Minute); !d.Allowed {
 		t.Fatalf("after the window slid: %+v", d)
 	}
 	// Tokens per minute.
-	if d, _ := a.Peek(ctx, "tpm", 100); !d.Allowed {
+	if d, _ := a.Peek(ctx, "tpm", 100, Minute); !d.Allowed {
 		t.Fatal("empty tpm")
 	}
-	b.Add(ctx, "tpm", 120)
-	if d, _ := a.Peek(ctx, "tpm", 100); d.Allowed {
+	b.Add(ctx, "tpm", 120, Minute)
+	if d, _ := a.Peek(ctx, "tpm", 100, Minute); d.Allowed {
 		t.Fatal("tpm over budget admitted")
 	}
 }
@@ -72,7 +72,7 @@ func TestRedisConcurrentTakes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if d, err := s.Take(context.Background(), "k", 10, 1); err == nil && d.Allowed {
+			if d, err := s.Take(context.Background(), "k", 10, 1, Minute); err == nil && d.Allowed {
 				ok.Add(1)
 			}
 		}()

@@ -168,3 +168,15 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 		t.Run(d, func(t *testing.T) { fn(t, d) })
 	}
 }
+
+// writeModels appends models to the harness's models file and reloads it.
+func writeModels(t *testing.T, h *harness, more string) {
+	t.Helper()
+	content := strings.ReplaceAll(modelsFile, "ACME_URL", h.fake.URL) + more
+	if err := os.WriteFile(h.srv.Config.ModelsFile, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+}

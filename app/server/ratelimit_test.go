@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -45,5 +46,53 @@ func TestRateLimits(t *testing.T) {
 	}
 	if st, e := h.chatWith(h.setup.APIKey, "gpt-4o-mini"); st != 429 {
 		t.Fatalf("tpm exhausted: %d %v", st, e)
+	}
+}
+
+func TestFreeModelLimitsOnlyWithBilling(t *testing.T) {
+	const free = `
+  - id: free-chat
+    providers:
+      - {provider: openai, model: free-upstream, free: true}
+`
+	for _, billing := range []bool{false, true} {
+		env := map[string]string{}
+		if billing {
+			env["STRIPE_SECRET_KEY"] = "sk_test_x"
+		}
+		h := startGateway(t, "sqlite", env)
+		// add a free model through the models file
+		writeModels(t, h, free)
+		statuses := []int{}
+		for i := 0; i < 6; i++ {
+			st, _ := h.chatWith(h.setup.APIKey, "free-chat")
+			statuses = append(statuses, st)
+		}
+		want := "[200 200 200 200 200 200]"
+		if billing {
+			want = "[200 200 200 200 200 429]" // 5 per 10 minutes without purchased credits
+		}
+		if got := fmt.Sprint(statuses); got != want {
+			t.Fatalf("billing=%v: %s, want %s", billing, got, want)
+		}
+		// The built-in test provider is never limited.
+		for i := 0; i < 7; i++ {
+			if st, _ := h.chatWith(h.setup.APIKey, "test/echo"); st != 200 {
+				t.Fatalf("billing=%v: test provider limited at %d", billing, i)
+			}
+		}
+		if billing {
+			// Buying credits lifts the tier to 20 per minute (cached for a minute: use a fresh org).
+			other, _ := h.prov.Setup(t.Context(), "buyer@example.com")
+			h.srv.DB.Exec("INSERT INTO credit_transactions (id, organization_id, amount, balance_after, kind, reference, description, created_at) VALUES ('ctx_1', ?, 10000000000, 10000000000, 'topup', 'pi_1', '', ?)", other.OrganizationID, time.Now().UTC())
+			for i := 0; i < 20; i++ {
+				if st, _ := h.chatWith(other.APIKey, "free-chat"); st != 200 {
+					t.Fatalf("with credits, request %d: %d", i, st)
+				}
+			}
+			if st, _ := h.chatWith(other.APIKey, "free-chat"); st != 429 {
+				t.Fatalf("21st free request with credits: %d", st)
+			}
+		}
 	}
 }

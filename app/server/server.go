@@ -114,6 +114,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		UpstreamFirstByte:     cfg.UpstreamFirstByte,
 		BillingEnabled:        cfg.BillingEnabled,
 		TrustedProxies:        cfg.TrustedProxies,
+		HasPurchasedCredits:   (&creditsCache{db: db.DB, ttl: time.Minute, m: map[string]creditsEntry{}}).HasPurchasedCredits,
 	})
 	s.App = s.newApp()
 	return s, nil
