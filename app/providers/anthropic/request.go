@@ -136,13 +136,18 @@ func (tr *translator) run(model string, defaultMax int) (*MessagesRequest, error
 		budget = 0
 	}
 	if budget > 0 {
-		out.Thinking = &Thinking{Type: "enabled", BudgetTokens: budget}
 		// Anthropic counts thinking in max_tokens and requires max_tokens >
-		// budget_tokens. The client's limit is taken as the limit of the
+		// budget_tokens. A limit the client set is taken as the limit of the
 		// visible answer, so the budget is added on top when it does not fit.
+		// The default limit is the model's (typically its maximum output),
+		// which must not be exceeded: the budget shrinks to half of it.
+		if out.MaxTokens <= budget && req.MaxCompletionTokens == nil && req.MaxTokens == nil {
+			budget = max(out.MaxTokens/2, minThinkingBudget)
+		}
 		if out.MaxTokens <= budget {
 			out.MaxTokens += budget
 		}
+		out.Thinking = &Thinking{Type: "enabled", BudgetTokens: budget}
 		// Anthropic rejects temperature and top_k with thinking and only
 		// accepts top_p >= 0.95: sampling settings are dropped rather than
 		// failing a request whose main point is the reasoning.

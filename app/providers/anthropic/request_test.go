@@ -164,3 +164,26 @@ func TestEmbedUnsupported(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestThinkingBudgetFitsDefault: without a client limit, the budget shrinks
+// to fit the model's default max_tokens instead of exceeding it.
+func TestThinkingBudgetFitsDefault(t *testing.T) {
+	for _, tc := range []struct {
+		def, wantMax, wantBudget int
+		body                     string
+	}{
+		{32000, 32000, 16000, `{"messages":[{"role":"user","content":"x"}],"reasoning_effort":"xhigh"}`},
+		{64000, 64000, 32768, `{"messages":[{"role":"user","content":"x"}],"reasoning_effort":"xhigh"}`},
+		{1500, 1500, 1024, `{"messages":[{"role":"user","content":"x"}],"reasoning_effort":"high"}`},
+		{1000, 2024, 1024, `{"messages":[{"role":"user","content":"x"}],"reasoning_effort":"high"}`},
+		{32000, 32768 + 100, 32768, `{"messages":[{"role":"user","content":"x"}],"reasoning_effort":"xhigh","max_tokens":100}`},
+	} {
+		out, _, err := translateRequest("anthropic", chatRequest(t, tc.body), "m", tc.def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.MaxTokens != tc.wantMax || out.Thinking == nil || out.Thinking.BudgetTokens != tc.wantBudget {
+			t.Errorf("default %d, %s: max_tokens %d, thinking %+v", tc.def, tc.body, out.MaxTokens, out.Thinking)
+		}
+	}
+}
