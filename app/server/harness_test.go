@@ -27,7 +27,7 @@ import (
 // harness is a real gateway listening on loopback, in front of a fake OpenAI
 // upstream, with a provisioned API key and an official OpenAI SDK client.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *server.Server
 	base   string // http://127.0.0.1:port
 	fake   *fakeupstream.Server
@@ -55,6 +55,15 @@ models:
 `
 
 func startGateway(t *testing.T, dialect string, env map[string]string) *harness {
+	return startGatewayTB(t, dialect, env)
+}
+
+// startGatewayB starts an embedded-database gateway for a benchmark.
+func startGatewayB(b *testing.B) *harness {
+	return startGatewayTB(b, "sqlite", map[string]string{"GATEWAY_KEY_POLL_INTERVAL": "1h"})
+}
+
+func startGatewayTB(t testing.TB, dialect string, env map[string]string) *harness {
 	t.Helper()
 	fake := fakeupstream.New()
 	t.Cleanup(fake.Close)
@@ -109,7 +118,7 @@ func startGateway(t *testing.T, dialect string, env map[string]string) *harness 
 	return &harness{t: t, srv: srv, base: base, fake: fake, prov: prov, setup: res, client: client, stop: stop, dbURL: dbURL, dbDir: dataDir}
 }
 
-func shutdown(t *testing.T, cancel func(), done chan error) {
+func shutdown(t testing.TB, cancel func(), done chan error) {
 	cancel()
 	select {
 	case err := <-done:
