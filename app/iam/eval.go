@@ -36,12 +36,21 @@ func Compile(rules []struct {
 		}
 		for _, s := range r.Value.IPCidrs {
 			if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil {
-				c.nets = append(c.nets, p.Masked())
+				c.nets = append(c.nets, normalize(p))
 			}
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// normalize turns an IPv4-mapped IPv6 range (::ffff:10.0.0.0/104) into the IPv4
+// range it means, since client addresses are compared unmapped.
+func normalize(p netip.Prefix) netip.Prefix {
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
+	}
+	return p.Masked()
 }
 
 func set(list []string) map[string]bool {

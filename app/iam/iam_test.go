@@ -140,6 +140,10 @@ func TestIPRules(t *testing.T) {
 	if err := s.CheckIP(netip.Addr{}); err == nil {
 		t.Error("unknown client IP allowed by an allow rule")
 	}
+	mapped := compile(t, `allow_ip_cidrs {"ipCidrs":["::ffff:192.0.2.0/120"]}`)
+	if mapped.CheckIP(netip.MustParseAddr("192.0.2.200")) != nil || mapped.CheckIP(netip.MustParseAddr("192.0.3.1")) == nil {
+		t.Error("an IPv4-mapped rule range is not normalised")
+	}
 	deny := compile(t, `deny_ip_cidrs {"ipCidrs":["10.0.0.0/8"]}`)
 	if deny.CheckIP(netip.MustParseAddr("10.1.2.3")) == nil || deny.CheckIP(netip.MustParseAddr("11.0.0.1")) != nil || deny.CheckIP(netip.Addr{}) != nil {
 		t.Error("deny ip rule")

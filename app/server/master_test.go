@@ -168,7 +168,11 @@ func TestMasterAPIProjectsAndKeys(t *testing.T) {
 }
 
 func TestKeyExpiry(t *testing.T) {
-	h := startGateway(t, "sqlite", nil)
+	forEachDialect(t, testKeyExpiry)
+}
+
+func testKeyExpiry(t *testing.T, dialect string) {
+	h := startGateway(t, dialect, nil)
 	mk := h.setup.MasterKey
 	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	if st, e := h.call("POST", "/v1/master/keys", mk, `{"projectId":"`+h.setup.ProjectID+`","description":"x","expiresAt":"`+past+`"}`); st != 400 || errParam(e) != "expiresAt" {
@@ -344,3 +348,41 @@ func TestAuditLog(t *testing.T) {
 }
 
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
+
+// TestEveryRuleTypeThroughTheServer: each rule type allows and refuses as documented.
+func TestEveryRuleTypeThroughTheServer(t *testing.T) {
+	h := startGateway(t, "sqlite", nil)
+	mk := h.setup.MasterKey
+	cases := []struct {
+		rule             string
+		allowed, refused string // a model each
+	}{
+		{`{"ruleType":"allow_models","ruleValue":{"models":["gpt-4o-mini"]}}`, "gpt-4o-mini", "gpt-4o"},
+		{`{"ruleType":"deny_models","ruleValue":{"models":["gpt-4o"]}}`, "gpt-4o-mini", "openai/gpt-4o"},
+		{`{"ruleType":"allow_providers","ruleValue":{"providers":["test"]}}`, "test/echo", "gpt-4o"},
+		{`{"ruleType":"deny_providers","ruleValue":{"providers":["test"]}}`, "gpt-4o", "test/echo"},
+		{`{"ruleType":"allow_pricing","ruleValue":{"pricingType":"free"}}`, "test/echo", "gpt-4o-mini"},
+		{`{"ruleType":"deny_pricing","ruleValue":{"pricingType":"paid"}}`, "test/echo", "gpt-4o"},
+		{`{"ruleType":"allow_pricing","ruleValue":{"maxInputPrice":1,"maxOutputPrice":1}}`, "gpt-4o-mini", "gpt-4o"},
+		{`{"ruleType":"deny_pricing","ruleValue":{"maxInputPrice":0.5}}`, "gpt-4o", "gpt-4o-mini"},
+		{`{"ruleType":"allow_ip_cidrs","ruleValue":{"ipCidrs":["127.0.0.1/32"]}}`, "gpt-4o", ""},
+		{`{"ruleType":"deny_ip_cidrs","ruleValue":{"ipCidrs":["::ffff:127.0.0.0/104","10.0.0.0/8"]}}`, "", "gpt-4o"},
+	}
+	for _, c := range cases {
+		_, k := h.call("POST", "/v1/master/keys", mk, `{"projectId":"`+h.setup.ProjectID+`","description":"rule"}`)
+		key := k["apiKey"].(map[string]any)
+		if st, r := h.call("POST", "/v1/master/keys/"+key["id"].(string)+"/iam", mk, c.rule); st != 201 {
+			t.Fatalf("%s: %d %v", c.rule, st, r)
+		}
+		if c.allowed != "" {
+			if st, e := h.chatWith(key["token"].(string), c.allowed); st != 200 {
+				t.Errorf("%s: %s refused: %d %v", c.rule, c.allowed, st, e)
+			}
+		}
+		if c.refused != "" {
+			if st, e := h.chatWith(key["token"].(string), c.refused); st != 403 || !strings.HasPrefix(errMsg(e), "Access denied") {
+				t.Errorf("%s: %s not refused: %d %v", c.rule, c.refused, st, e)
+			}
+		}
+	}
+}

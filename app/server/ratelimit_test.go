@@ -8,7 +8,11 @@ import (
 )
 
 func TestRateLimits(t *testing.T) {
-	h := startGateway(t, "sqlite", nil)
+	forEachDialect(t, testRateLimits)
+}
+
+func testRateLimits(t *testing.T, dialect string) {
+	h := startGateway(t, dialect, nil)
 	mk := h.setup.MasterKey
 	_, k := h.call("POST", "/v1/master/keys", mk, `{"projectId":"`+h.setup.ProjectID+`","description":"rl","rateLimitRpm":2}`)
 	key := k["apiKey"].(map[string]any)
