@@ -24,10 +24,17 @@ func (g *Gateway) ChatCompletions(c *fiber.Ctx) error {
 	if err != nil {
 		return g.reject(rc, nil, err)
 	}
-	rc.model = req.Model
 	if rc.sessionID == "" {
 		rc.sessionID = truncate(firstNonEmpty(rawString(req.Extra["prompt_cache_key"]), req.User), 255)
 	}
+	return g.runChat(c, rc, OpenAI, req)
+}
+
+// runChat is the pipeline after decoding, shared by every inbound protocol:
+// route, limit, call (with fallback), meter, answer in proto, log. Errors are
+// returned (and logged); the caller writes them in its protocol.
+func (g *Gateway) runChat(c *fiber.Ctx, rc *reqCtx, proto Protocol, req *schema.ChatRequest) error {
+	rc.model = req.Model
 	res, cands, err := g.route(rc, req.Model, false, func() (int, int) {
 		out := 0
 		if req.MaxCompletionTokens != nil {
@@ -38,7 +45,8 @@ func (g *Gateway) ChatCompletions(c *fiber.Ctx) error {
 		if req.N != nil && *req.N > 1 {
 			out *= *req.N
 		}
-		return tokenizer.CountMessages(req), out
+		rc.promptTokens = tokenizer.CountMessages(req)
+		return rc.promptTokens, out
 	})
 	if err != nil {
 		return g.reject(rc, res, err)
@@ -47,9 +55,9 @@ func (g *Gateway) ChatCompletions(c *fiber.Ctx) error {
 		return g.reject(rc, res, err)
 	}
 	if req.Stream {
-		return g.streamChat(c, rc, req, res, cands)
+		return g.streamChat(c, rc, proto, req, res, cands)
 	}
-	return g.completeChat(c, rc, req, res, cands)
+	return g.completeChat(c, rc, proto, req, res, cands)
 }
 
 // reject answers a request that failed before any upstream call, and logs it.
@@ -60,7 +68,7 @@ func (g *Gateway) reject(rc *reqCtx, res *catalog.Resolution, err error) error {
 }
 
 // completeChat calls the candidates in order until one answers (non-streaming).
-func (g *Gateway) completeChat(c *fiber.Ctx, rc *reqCtx, req *schema.ChatRequest, res *catalog.Resolution, cands []routing.Candidate) error {
+func (g *Gateway) completeChat(c *fiber.Ctx, rc *reqCtx, proto Protocol, req *schema.ChatRequest, res *catalog.Resolution, cands []routing.Candidate) error {
 	ctx, cancel := context.WithTimeout(g.base, g.UpstreamTimeout)
 	defer cancel()
 
@@ -78,13 +86,13 @@ func (g *Gateway) completeChat(c *fiber.Ctx, rc *reqCtx, req *schema.ChatRequest
 			return a.err
 		}
 		a.succeeded, a.status = true, fiber.StatusOK
-		return g.respondChat(c, rc, req, res, atts, resp)
+		return g.respondChat(c, rc, proto, req, res, atts, resp)
 	}
 	return apierr.Internal("no upstream attempted") // unreachable: route returns ≥1 candidate
 }
 
 // respondChat meters a completion, writes it to the client and logs it.
-func (g *Gateway) respondChat(c *fiber.Ctx, rc *reqCtx, req *schema.ChatRequest, res *catalog.Resolution, atts []*attempt, resp *schema.ChatResponse) error {
+func (g *Gateway) respondChat(c *fiber.Ctx, rc *reqCtx, proto Protocol, req *schema.ChatRequest, res *catalog.Resolution, atts []*attempt, resp *schema.ChatResponse) error {
 	cand := atts[len(atts)-1].cand
 	usage, estimated := resp.Usage, false
 	if usage == nil || (usage.PromptTokens == 0 && usage.CompletionTokens == 0) {
@@ -102,7 +110,7 @@ func (g *Gateway) respondChat(c *fiber.Ctx, rc *reqCtx, req *schema.ChatRequest,
 		finish = resp.Choices[0].FinishReason
 	}
 	g.logRequest(rc, res, atts, outcome{status: fiber.StatusOK, finishReason: finish, usage: usage, estimated: estimated, cost: cost})
-	return c.JSON(resp)
+	return proto.WriteResponse(c, resp)
 }
 
 // setServedHeaders names the provider and model that answered.

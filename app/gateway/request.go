@@ -26,6 +26,9 @@ type reqCtx struct {
 	metadata  string // JSON object of X-LLMGateway-* headers
 	model     string // as requested
 	hold      *spend.Reservation
+	// promptTokens is the tokenizer's count of the prompt, when it was needed
+	// (spend estimate, count_tokens); 0 otherwise.
+	promptTokens int
 }
 
 // begin starts a request: assigns its id, authenticates the key and collects the

@@ -22,7 +22,7 @@ import (
 // answering: until a byte reaches the client, a failing provider can still be
 // replaced by the next candidate, and an error can still be a plain JSON error
 // with its real status.
-func (g *Gateway) streamChat(c *fiber.Ctx, rc *reqCtx, req *schema.ChatRequest, res *catalog.Resolution, cands []routing.Candidate) error {
+func (g *Gateway) streamChat(c *fiber.Ctx, rc *reqCtx, proto Protocol, req *schema.ChatRequest, res *catalog.Resolution, cands []routing.Candidate) error {
 	ctx, cancel := context.WithTimeout(g.base, g.UpstreamStreamTimeout)
 	var atts []*attempt
 	var stream providers.ChatStream
@@ -49,6 +49,7 @@ func (g *Gateway) streamChat(c *fiber.Ctx, rc *reqCtx, req *schema.ChatRequest, 
 	cand := atts[len(atts)-1].cand
 	sp := &streamPump{g: g, rc: rc, req: req, res: res, atts: atts, cand: cand,
 		model: servedModelName(res, cand), stream: stream, first: first, cancel: cancel}
+	sp.enc = proto.NewStream(sp.model, rc.promptTokens)
 	setServedHeaders(c, cand, sp.model)
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
@@ -72,6 +73,7 @@ type streamPump struct {
 	stream providers.ChatStream
 	first  *schema.ChatChunk
 	cancel context.CancelFunc
+	enc    StreamEncoder
 
 	id      string
 	created int64
@@ -105,7 +107,8 @@ func (p *streamPump) run(w *bufio.Writer) {
 			ae = apierr.Unavailable("The gateway is shutting down.")
 		}
 		out.status, out.err = ae.Status, ae
-		writeFlush(w, ae.SSE()) // a broken stream is never presented as a clean finish
+		_ = p.enc.Error(w, ae) // a broken stream is never presented as a clean finish
+		_ = w.Flush()
 	}
 	usage, estimated := p.finalUsage()
 	cost := pricing.Compute(p.cand.Offer.Price, usage)
@@ -146,18 +149,13 @@ func (p *streamPump) forward(w *bufio.Writer, ch *schema.ChatChunk) error {
 	if len(ch.Choices) == 0 {
 		return nil // a usage-only chunk
 	}
-	ch.Model = p.model
-	if ch.Object == "" {
-		ch.Object = "chat.completion.chunk"
-	}
-	b, err := jsonMarshal(ch)
-	if err != nil {
-		return err
-	}
 	if p.ttft == 0 {
 		p.ttft = time.Since(p.rc.start)
 	}
-	return writeFlush(w, sseData(b))
+	if err := p.enc.Chunk(w, ch); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
 func (p *streamPump) finalUsage() (*schema.Usage, bool) {
@@ -167,35 +165,16 @@ func (p *streamPump) finalUsage() (*schema.Usage, bool) {
 	return estimateUsage(p.req, p.text.String()), true
 }
 
-// writeUsage sends the closing usage chunk (same fields as a non-streaming
-// response's usage) and [DONE].
+// writeUsage ends the stream with the priced usage (the same fields as a
+// non-streaming response's usage).
 func (p *streamPump) writeUsage(w *bufio.Writer, u *schema.Usage) {
 	id, created := p.id, p.created
 	if id == "" {
 		id, created = "chatcmpl-"+p.rc.requestID, unixNow()
 	}
-	ch := &schema.ChatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: p.model,
-		Choices: []schema.ChunkChoice{}, Usage: u, Metadata: routingMetadata(p.atts)}
-	b, err := jsonMarshal(ch)
-	if err != nil {
-		return
+	if p.enc.Finish(w, id, created, u, routingMetadata(p.atts)) == nil {
+		_ = w.Flush()
 	}
-	buf := append(sseData(b), "data: [DONE]\n\n"...)
-	writeFlush(w, buf)
-}
-
-func sseData(b []byte) []byte {
-	out := make([]byte, 0, len(b)+8)
-	out = append(out, "data: "...)
-	out = append(out, b...)
-	return append(out, '\n', '\n')
-}
-
-func writeFlush(w *bufio.Writer, b []byte) error {
-	if _, err := w.Write(b); err != nil {
-		return err
-	}
-	return w.Flush()
 }
 
 // errFirstByte is the cancel cause when a stream's first chunk is too slow.
