@@ -61,8 +61,9 @@ func (g *Gateway) begin(c *fiber.Ctx, endpoint string) (*reqCtx, error) {
 	return rc, nil
 }
 
-// bearerToken reads the key from Authorization: Bearer, or x-api-key (what
-// Anthropic clients send).
+// bearerToken reads the key from Authorization: Bearer, x-api-key (what
+// Anthropic clients send) or x-goog-api-key (Google's GenAI SDKs); on the
+// Gemini routes also from ?key=, as Google's API allows.
 func bearerToken(c *fiber.Ctx) string {
 	if h := c.Get(fiber.HeaderAuthorization); h != "" {
 		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
@@ -70,7 +71,16 @@ func bearerToken(c *fiber.Ctx) string {
 		}
 		return ""
 	}
-	return strings.TrimSpace(c.Get("X-Api-Key"))
+	if k := c.Get("X-Api-Key"); k != "" {
+		return strings.TrimSpace(k)
+	}
+	if k := c.Get("X-Goog-Api-Key"); k != "" {
+		return strings.TrimSpace(k)
+	}
+	if strings.HasPrefix(c.Path(), "/v1beta/") {
+		return strings.TrimSpace(c.Query("key"))
+	}
+	return ""
 }
 
 func authError(err error) *apierr.Error {

@@ -141,14 +141,21 @@ func (h *harness) flushLogs() {
 }
 
 // logs returns the request-log rows of a request id (one per upstream attempt).
+// Rows are written asynchronously, a stream's only after its last event: wait
+// (up to 2 s) for them to appear.
 func (h *harness) logs(requestID string) []models.RequestLog {
 	h.t.Helper()
-	h.flushLogs()
 	var rows []models.RequestLog
-	if err := h.srv.DB.Where("request_id = ?", requestID).Order("created_at, id").Find(&rows).Error; err != nil {
-		h.t.Fatal(err)
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		h.flushLogs()
+		if err := h.srv.DB.Where("request_id = ?", requestID).Order("created_at, id").Find(&rows).Error; err != nil {
+			h.t.Fatal(err)
+		}
+		if len(rows) > 0 || time.Now().After(deadline) {
+			return rows
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return rows
 }
 
 // post sends a raw request with the harness key.

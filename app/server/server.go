@@ -19,6 +19,8 @@ import (
 	"github.com/llmgw/gateway/app/gateway"
 	"github.com/llmgw/gateway/app/keys"
 	"github.com/llmgw/gateway/app/master"
+	"github.com/llmgw/gateway/app/providers/anthropic"
+	"github.com/llmgw/gateway/app/providers/google"
 	"github.com/llmgw/gateway/app/providers/openai"
 	"github.com/llmgw/gateway/app/providers/testprovider"
 	"github.com/llmgw/gateway/app/provision"
@@ -70,8 +72,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	tokenizer.Warm()
 	client := upstreamClient(cfg)
 	s.adapters = routing.Adapters{
-		"openai": openai.New(client),
-		"test":   testprovider.New(tokenizer.Count),
+		"openai":    openai.New(client),
+		"anthropic": anthropic.New(client, s.maxOutput),
+		"google":    google.New(client),
+		"test":      testprovider.New(tokenizer.Count),
 	}
 	s.rebuildUpstreams()
 
@@ -141,6 +145,19 @@ func (s *Server) loadCatalog() error {
 	return nil
 }
 
+// maxOutput is the catalog's output limit of an upstream model (Anthropic
+// requires max_tokens; the catalog knows each model's ceiling).
+func (s *Server) maxOutput(upstreamModel string) int {
+	for _, m := range s.Catalog.Get().Models() {
+		for _, o := range m.Offers {
+			if o.Model == upstreamModel && o.MaxOutput > 0 {
+				return o.MaxOutput
+			}
+		}
+	}
+	return 0
+}
+
 func (s *Server) rebuildUpstreams() {
 	s.upstreams.Store(routing.Build(s.Catalog.Get(), s.Config, s.adapters))
 }
@@ -169,6 +186,9 @@ func (s *Server) newApp() *fiber.App {
 	v1.Post("/chat/completions", s.Gateway.ChatCompletions)
 	v1.Post("/embeddings", s.Gateway.Embeddings)
 	v1.Get("/models", s.Gateway.Models)
+	v1.Post("/messages", s.Gateway.AnthropicMessages)
+	v1.Post("/messages/count_tokens", s.Gateway.AnthropicCountTokens)
+	app.Post("/v1beta/models/*", s.Gateway.GeminiGenerate)
 	(&master.API{DB: s.DB.DB, Prov: s.Prov, Hasher: s.Hasher}).Register(v1.Group("/master"))
 	return app
 }
