@@ -85,7 +85,7 @@ func startGatewayTB(t testing.TB, dialect string, env map[string]string) *harnes
 		"GATEWAY_SHUTDOWN_GRACE":              "2s",
 	}
 	for k, v := range env {
-		vars[k] = v
+		vars[k] = strings.ReplaceAll(v, "FAKE", fake.URL)
 	}
 	cfg, err := config.LoadFrom(func(k string) string { return vars[k] })
 	if err != nil {
