@@ -18,17 +18,21 @@ func Write(c *fiber.Ctx, err error) error {
 
 // Handler is the Fiber error handler: it turns Fiber's own errors (404 route,
 // 405, 413 body limit) and ours into the envelope.
-func Handler(c *fiber.Ctx, err error) error {
+func Handler(c *fiber.Ctx, err error) error { return Write(c, FromFiber(c, err)) }
+
+// FromFiber converts Fiber's own errors (404 route, 405, 413 body limit) and
+// ours into an *Error.
+func FromFiber(c *fiber.Ctx, err error) *Error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		switch fe.Code {
 		case fiber.StatusRequestEntityTooLarge:
-			return Write(c, New(413, "Request body too large."))
+			return New(413, "Request body too large.")
 		case fiber.StatusNotFound:
-			return Write(c, NotFound("Route "+c.Method()+" "+c.Path()+" not found."))
+			return NotFound("Route " + c.Method() + " " + c.Path() + " not found.")
 		default:
-			return Write(c, New(fe.Code, fe.Message))
+			return New(fe.Code, fe.Message)
 		}
 	}
-	return Write(c, err)
+	return From(err)
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"io"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -82,4 +83,17 @@ func sseData(b []byte) []byte {
 	out = append(out, "data: "...)
 	out = append(out, b...)
 	return append(out, '\n', '\n')
+}
+
+// ErrorHandler writes errors raised outside a handler (body too large, unknown
+// route) in the protocol of the path, so each SDK can parse them.
+func ErrorHandler(c *fiber.Ctx, err error) error {
+	e := apierr.FromFiber(c, err)
+	switch p := c.Path(); {
+	case strings.HasPrefix(p, "/v1/messages"):
+		return anthropicProtocol{}.WriteError(c, e)
+	case strings.HasPrefix(p, "/v1beta/"):
+		return geminiProtocol{}.WriteError(c, e)
+	}
+	return apierr.Write(c, e)
 }

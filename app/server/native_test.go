@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -215,4 +216,24 @@ func TestGenAISDK(t *testing.T) {
 			t.Fatalf("?key=: %d", resp.StatusCode)
 		}
 	})
+}
+
+func TestNativeErrorShapesBeforeTheHandler(t *testing.T) {
+	h := startGateway(t, "sqlite", map[string]string{"GATEWAY_MAX_BODY_BYTES": "1024"})
+	big := `{"model":"gpt-4o","max_tokens":5,"messages":[{"role":"user","content":"` + strings.Repeat("x", 2000) + `"}]}`
+	resp := h.post("/v1/messages", big)
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 413 || !strings.Contains(string(b), `"type":"error"`) || !strings.Contains(string(b), `"request_too_large"`) {
+		t.Fatalf("anthropic 413: %d %s", resp.StatusCode, b)
+	}
+	resp = h.post("/v1beta/models/x:generateContent", big)
+	b, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != 413 || !strings.Contains(string(b), `"status"`) {
+		t.Fatalf("gemini 413: %d %s", resp.StatusCode, b)
+	}
+	resp = h.post("/v1/messages", `{"model":`)
+	b, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || !strings.Contains(string(b), `"invalid_request_error"`) {
+		t.Fatalf("anthropic bad json: %d %s", resp.StatusCode, b)
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/llmgw/gateway/app/apierr"
 	"github.com/llmgw/gateway/app/catalog"
 	"github.com/llmgw/gateway/app/config"
 	"github.com/llmgw/gateway/app/gateway"
@@ -175,7 +174,7 @@ func (s *Server) newApp() *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "llm-gateway",
 		BodyLimit:             s.Config.MaxBodyBytes,
-		ErrorHandler:          apierr.Handler,
+		ErrorHandler:          gateway.ErrorHandler,
 		DisableStartupMessage: true,
 		ReadTimeout:           5 * time.Minute,
 		IdleTimeout:           2 * time.Minute,
