@@ -65,6 +65,10 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 		return errors.New("keys: a subcommand is required")
 	}
 	sub, rest := args[0], args[1:]
+	if sub == "help" || sub == "-h" || sub == "--help" {
+		fmt.Fprint(stdout, keysUsage)
+		return nil
+	}
 	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	project := fs.String("project", "", "project id")

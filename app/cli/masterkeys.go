@@ -23,6 +23,10 @@ func masterKeysCmd(args []string, stdout, stderr io.Writer) error {
 		return errors.New("master-keys: a subcommand is required")
 	}
 	sub, rest := args[0], args[1:]
+	if sub == "help" || sub == "-h" || sub == "--help" {
+		fmt.Fprint(stdout, masterKeysUsage)
+		return nil
+	}
 	fs := flag.NewFlagSet("master-keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	orgID := fs.String("org", "", "organization id")
