@@ -16,6 +16,14 @@ import (
 // route resolves the requested model name and lists the configured candidates
 // the key's IAM rules allow.
 func (g *Gateway) route(rc *reqCtx, model string, needEmbeddings bool, size sizer) (*catalog.Resolution, []routing.Candidate, error) {
+	if rc.id.Key.Test {
+		// A test key (CI pipelines) is always answered by the built-in test
+		// provider, whatever model it names, and is never billed.
+		model = "test/echo"
+		if needEmbeddings {
+			model = "test/embed"
+		}
+	}
 	res, err := g.Catalog.Get().Resolve(model)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {

@@ -386,3 +386,27 @@ func TestEveryRuleTypeThroughTheServer(t *testing.T) {
 		}
 	}
 }
+
+func TestTestKeysUseTheTestProvider(t *testing.T) {
+	h := startGateway(t, "sqlite", nil)
+	st, k := h.call("POST", "/v1/master/keys", h.setup.MasterKey, `{"projectId":"`+h.setup.ProjectID+`","description":"ci","test":true}`)
+	key := k["apiKey"].(map[string]any)
+	token := key["token"].(string)
+	if st != 201 || !strings.HasPrefix(token, "llmgtwy_test_") || key["test"] != true {
+		t.Fatalf("create test key: %d %v", st, k)
+	}
+	st, out := h.chatWith(token, "gpt-4o")
+	if st != 200 || len(h.fake.Requests()) != 0 {
+		t.Fatalf("test key reached the upstream: %d %v", st, out)
+	}
+	msg := out["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)["content"]
+	if msg != "echo: hi" || out["usage"].(map[string]any)["cost"] != 0.0 {
+		t.Fatalf("test key answer: %v", out)
+	}
+	h.flushLogs()
+	var logged struct{ RequestedModel, UsedProvider string }
+	h.srv.DB.Raw("SELECT requested_model, used_provider FROM request_logs WHERE api_key_id = ?", key["id"]).Scan(&logged)
+	if logged.RequestedModel != "gpt-4o" || logged.UsedProvider != "test" {
+		t.Fatalf("log = %+v", logged)
+	}
+}
