@@ -107,12 +107,19 @@ func (b *bench) startStack(ctx context.Context, mc mockConfig, gwEnv map[string]
 		return s, err
 	}
 	if b.features == "" { // stored in the database: later gateways load it
-		if b.features, err = configureKey(s.gw.url, b.master); err != nil {
+		if b.features, err = b.configureKey(s.gw.url); err != nil {
 			return s, err
 		}
 		progress("%s", b.features)
 	}
 	return s, nil
+}
+
+func (b *bench) configureKey(base string) (string, error) {
+	if b.opts.plainKey {
+		return "the API key has no limits and no IAM rules (-plain-key)", nil
+	}
+	return configureKey(base, b.master)
 }
 
 // logAccount is the request log's bookkeeping of one scenario.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -28,8 +29,12 @@ type child struct {
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
+// started numbers the children, so each keeps its own log file.
+var started atomic.Int32
+
 func startProcess(name, logDir string, cmd *exec.Cmd) (*child, error) {
-	c := &child{name: name, cmd: cmd, log: filepath.Join(logDir, name+".log"), exited: make(chan struct{})}
+	log := filepath.Join(logDir, fmt.Sprintf("%02d-%s.log", started.Add(1), name))
+	c := &child{name: name, cmd: cmd, log: log, exited: make(chan struct{})}
 	f, err := os.Create(c.log)
 	if err != nil {
 		return nil, err

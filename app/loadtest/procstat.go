@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -227,4 +228,33 @@ func (m *meter) done() *usage {
 		u.cpu = c - m.cpu0
 	}
 	return u
+}
+
+// busyShare is the share (0..1) of all cores busy during d.
+func busyShare(d time.Duration) float64 {
+	b0, t0, err := machineCPU()
+	if err != nil {
+		return 0
+	}
+	time.Sleep(d)
+	b1, t1, err := machineCPU()
+	if err != nil || t1 <= t0 {
+		return 0
+	}
+	return float64(b1-b0) / float64(t1-t0)
+}
+
+// waitQuiet waits, up to limit, until other processes leave the machine
+// mostly idle (at most threshold of all cores busy over 2 s): timings taken
+// while something else compiles are mostly noise. It returns the last
+// measured share.
+func waitQuiet(ctx context.Context, threshold float64, limit time.Duration) float64 {
+	deadline := time.Now().Add(limit)
+	for {
+		share := busyShare(2 * time.Second)
+		if share <= threshold || time.Now().After(deadline) || ctx.Err() != nil {
+			return share
+		}
+		progress("machine is %.0f%% busy with other work; waiting for it to calm down (up to %s)", 100*share, time.Until(deadline).Round(time.Second))
+	}
 }

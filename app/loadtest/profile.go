@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,10 +17,17 @@ import (
 	"github.com/llmgw/gateway/app/server"
 )
 
-// profileGateway runs scenario (b) against a gateway inside this process and
-// writes a CPU profile (with -scenario d: the closed loop sends (d)'s large
-// prompts). The gateway's goroutines carry the label role=gateway
-// (goroutines inherit labels), so the load generator can be filtered out:
+// chatBody0 is r with a non-streaming body (the warm-up of every profile).
+func chatBody0(r request) request {
+	r.body = bytes.Replace(r.body, []byte(`,"stream":true`), nil, 1)
+	return r
+}
+
+// profileGateway runs a load against a gateway inside this process and writes
+// a CPU profile: scenario (b)'s closed loop; with -scenario d the same loop
+// sends (d)'s large prompts; with -scenario c, (c)'s concurrent streams. The
+// gateway's goroutines carry the label role=gateway (goroutines inherit
+// labels), so the load generator can be filtered out:
 //
 //	go tool pprof -top -tagfocus=role=gateway cpu.out
 func profileGateway(ctx context.Context, o options) error {
@@ -33,7 +41,12 @@ func profileGateway(ctx context.Context, o options) error {
 		return err
 	}
 	defer db.drop()
-	mockProc, err := startRole(tmp, "mock", "-tokens", strconv.Itoa(o.tokens))
+	mockArgs := []string{"-tokens", strconv.Itoa(o.tokens)}
+	if o.scenario == "c" {
+		mockArgs = append(mockArgs, "-latency", o.latency.String(), "-chunk-delay", o.chunkDelay.String(),
+			"-stream-tokens", strconv.Itoa(o.streamTokens))
+	}
+	mockProc, err := startRole(tmp, "mock", mockArgs...)
 	if err != nil {
 		return err
 	}
@@ -65,15 +78,24 @@ func profileGateway(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	b := &bench{apiKey: res.APIKey}
+	b := &bench{opts: o, apiKey: res.APIKey, master: res.MasterKey}
+	base := "http://" + ln.Addr().String()
+	features, err := b.configureKey(base)
+	if err != nil {
+		return err
+	}
+	progress("%s", features)
 	body := chatBody(smallPrompt, false)
-	if o.scenario == "d" {
+	switch o.scenario {
+	case "c":
+		body = chatBody(smallPrompt, true)
+	case "d":
 		body = chatBody(bigPrompt(o.promptKB<<10), false)
 	}
-	req, base := b.request(body), "http://"+ln.Addr().String()
+	req := b.request(body)
 	client := newClient()
-	progress("profile: warm-up %s, then %s of %d closed-loop workers", o.warmup, o.duration, o.workers)
-	attack(ctx, client, base, req, 0, o.workers, o.warmup)
+	progress("profile: warm-up %s, then the measured load", o.warmup)
+	attack(ctx, client, base, chatBody0(req), 0, o.workers, o.warmup)
 
 	f, err := os.Create(o.profile)
 	if err != nil {
@@ -83,10 +105,18 @@ func profileGateway(ctx context.Context, o options) error {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return err
 	}
-	sum := summarize(attack(ctx, client, base, req, 0, o.workers, o.duration))
-	pprof.StopCPUProfile()
-	fmt.Printf("in-process gateway: %d requests, %.2f%% ok, %.0f req/s, p50 %s ms, p99 %s ms\n",
-		sum.n, sum.successPct(), sum.rps(), ms(sum.lat.pct(50)), ms(sum.lat.pct(99)))
+	if o.scenario == "c" {
+		sr := streams(ctx, client, base, req, o.streams, o.ramp)
+		pprof.StopCPUProfile()
+		sum, ttfb, gaps := summarize(sr.samples), sortedOf(sr.ttfb), sortedOf(sr.gaps)
+		fmt.Printf("in-process gateway: %d streams, %.2f%% ok, TTFB p50 %s ms, p99 %s ms, gap p50 %s ms, p99 %s ms\n",
+			sum.n, sum.successPct(), ms(ttfb.pct(50)), ms(ttfb.pct(99)), ms(gaps.pct(50)), ms(gaps.pct(99)))
+	} else {
+		sum := summarize(attack(ctx, client, base, req, 0, o.workers, o.duration))
+		pprof.StopCPUProfile()
+		fmt.Printf("in-process gateway: %d requests, %.2f%% ok, %.0f req/s, p50 %s ms, p99 %s ms\n",
+			sum.n, sum.successPct(), sum.rps(), ms(sum.lat.pct(50)), ms(sum.lat.pct(99)))
+	}
 	fmt.Printf("CPU profile: %s\n  go tool pprof -top -tagfocus=role=gateway %s\n", o.profile, o.profile)
 	cancel()
 	return <-served
