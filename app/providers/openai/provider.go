@@ -23,6 +23,9 @@ const maxResponseBody = 256 << 20
 // from the Target of each call.
 type Provider struct {
 	client *http.Client
+	// azureVersion is the api-version of an Azure OpenAI adapter (see
+	// NewAzure); "" for OpenAI and every other compatible upstream.
+	azureVersion string
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -41,20 +44,37 @@ func endpoint(t providers.Target, path string) string {
 	return strings.TrimRight(t.BaseURL, "/") + path
 }
 
+// url is where the operation at path (chatPath, embeddingsPath) is served.
+func (p *Provider) url(t providers.Target, path string) string {
+	if p.azureVersion != "" {
+		return azureEndpoint(t, path, p.azureVersion)
+	}
+	return endpoint(t, path)
+}
+
+// authorize sets the credentials of the upstream key, if any.
+func (p *Provider) authorize(req *http.Request, key string) {
+	switch {
+	case key == "":
+	case p.azureVersion != "":
+		req.Header.Set("api-key", key)
+	default:
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+}
+
 // post sends body and returns the response when its status is 2xx. Any other
 // outcome is returned as a *providers.Error with the response body consumed
 // and closed.
 func (p *Provider) post(ctx context.Context, t providers.Target, path string, body []byte, accept string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint(t, path), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url(t, path), bytes.NewReader(body))
 	if err != nil {
 		// Only a malformed BaseURL gets here: the upstream cannot be reached.
 		return nil, &providers.Error{Kind: providers.KindConnection, Provider: t.Provider, Message: "invalid upstream URL", Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", accept)
-	if t.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+t.APIKey)
-	}
+	p.authorize(req, t.APIKey)
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return nil, transportError(ctx, t.Provider, err)
