@@ -26,6 +26,7 @@ func TestBuiltinProviders(t *testing.T) {
 		{"xai", "openai", "https://api.x.ai"},
 		{"together", "openai", "https://api.together.xyz"},
 		{"openrouter", "openai", "https://openrouter.ai/api"},
+		{"azure", "azure", ""}, // per-resource URL from LLM_AZURE_BASE_URL
 		{"test", "test", ""},
 	}
 	if got := len(c.Providers()); got != len(want) {

@@ -23,8 +23,8 @@ var (
 // Adapter kinds a provider may declare. "test" is the in-process test adapter
 // and only built in.
 var (
-	builtinKinds = map[string]bool{"openai": true, "anthropic": true, "google": true, "test": true}
-	customKinds  = map[string]bool{"openai": true, "anthropic": true, "google": true}
+	builtinKinds = map[string]bool{"openai": true, "anthropic": true, "google": true, "azure": true, "test": true}
+	customKinds  = map[string]bool{"openai": true, "anthropic": true, "google": true, "azure": true}
 )
 
 // compileProvider validates one provider entry. custom is true for entries of
@@ -39,7 +39,7 @@ func compileProvider(fp fileProvider, custom bool) (*ProviderInfo, error) {
 			p.Kind = "openai"
 		}
 		if !customKinds[p.Kind] {
-			return nil, fmt.Errorf("provider %q: kind %q is not one of openai, anthropic, google", p.ID, p.Kind)
+			return nil, fmt.Errorf("provider %q: kind %q is not one of openai, anthropic, google, azure", p.ID, p.Kind)
 		}
 		if p.Name == "" {
 			p.Name = p.ID
@@ -55,8 +55,8 @@ func compileProvider(fp fileProvider, custom bool) (*ProviderInfo, error) {
 			return nil, fmt.Errorf("provider %q: built-in providers take keys from the environment, not apiKey", p.ID)
 		}
 	}
-	if p.Kind == "test" && fp.BaseURL == "" {
-		return p, nil // in-process: nothing to call
+	if (p.Kind == "test" || p.Kind == "azure" && !custom) && fp.BaseURL == "" {
+		return p, nil // in-process, or (Azure) a per-resource URL only the operator knows
 	}
 	u, err := normalizeBaseURL(fp.BaseURL)
 	if err != nil {

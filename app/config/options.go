@@ -40,6 +40,10 @@ var Options = []Option{
 	{"GATEWAY_KEY_POLL_INTERVAL", "1s", "How often the in-memory key cache polls the database for changes made elsewhere (with REDIS_URL, changes also arrive at once over pub/sub)."},
 	{"GATEWAY_LOG_QUEUE_SIZE", "10000", "Request-log rows buffered in memory while the database is slow; beyond it rows are dropped and counted."},
 	{"GATEWAY_TRUSTED_PROXIES", "", "Comma-separated CIDRs of the load balancers in front of the gateway. Only when the connecting peer is one of them is the client IP taken from the first X-Forwarded-For entry (otherwise any client could forge it to pass IP rules)."},
+	{"EXPLORATION_RATE", "0.01", "Share of root-id requests routed to a random provider so every provider keeps building health metrics (0 to 1)."},
+	{"PREFERRED_PROVIDER_TTL", "3600", "Seconds a model's preferred provider is kept before it is re-scored."},
+	{"PREFERRED_PROVIDER_UPTIME_THRESHOLD", "85", "Uptime (percent) below which the preferred provider, or a session's pinned one, is replaced at once."},
+	{"PREFERRED_PROVIDER_SCORE_MARGIN", "0.15", "How much better another provider's score must be to replace the preferred one."},
 	{"LOG_LEVEL", "info", "debug | info | warn | error."},
 	{"LOG_FORMAT", "text", "text | json."},
 	{"STRIPE_SECRET_KEY", "", "Enables billing (credits). While billing is off, models without a known price are served with `cost: null`."},
@@ -66,6 +70,10 @@ type Config struct {
 	LogFormat            string
 	BillingEnabled       bool
 	TrustedProxies       []netip.Prefix
+	ExplorationRate      float64
+	PreferredTTL         time.Duration
+	PreferredUptime      float64
+	PreferredMargin      float64
 
 	// GeneratedSecrets names secrets generated for embedded mode (for a warning).
 	GeneratedSecrets []string
@@ -104,6 +112,10 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 		getenv:               getenv,
 	}
 	c.TrustedProxies = p.prefixes("GATEWAY_TRUSTED_PROXIES")
+	c.ExplorationRate = p.float("EXPLORATION_RATE", 0, 1)
+	c.PreferredTTL = time.Duration(p.float("PREFERRED_PROVIDER_TTL", 0, 1e9) * float64(time.Second))
+	c.PreferredUptime = p.float("PREFERRED_PROVIDER_UPTIME_THRESHOLD", 0, 100)
+	c.PreferredMargin = p.float("PREFERRED_PROVIDER_SCORE_MARGIN", 0, 100)
 	if len(p.errs) > 0 {
 		return nil, fmt.Errorf("configuration: %s", strings.Join(p.errs, "; "))
 	}
@@ -167,6 +179,15 @@ func (p *parser) dur(name string) time.Duration {
 		p.errs = append(p.errs, fmt.Sprintf("%s=%q is not a duration (e.g. 30s, 2m)", name, v))
 	}
 	return d
+}
+
+func (p *parser) float(name string, lo, hi float64) float64 {
+	v := p.str(name)
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < lo || f > hi {
+		p.errs = append(p.errs, fmt.Sprintf("%s=%q must be a number between %g and %g", name, v, lo, hi))
+	}
+	return f
 }
 
 func (p *parser) prefixes(name string) []netip.Prefix {

@@ -59,6 +59,7 @@ func New() *Server {
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
 	mux.HandleFunc("POST /v1/embeddings", s.embeddings)
 	mux.HandleFunc("POST /v1/messages", s.anthropic)
+	mux.HandleFunc("POST /openai/deployments/{deployment}/chat/completions", s.chat) // Azure OpenAI
 	mux.HandleFunc("POST /v1beta/models/", s.gemini)
 	s.Server = httptest.NewServer(mux)
 	return s

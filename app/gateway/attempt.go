@@ -112,6 +112,7 @@ func (g *Gateway) logRequest(rc *reqCtx, res *catalog.Resolution, atts []*attemp
 	if out.usage != nil {
 		g.countTokens(rc, out.usage.TotalTokens)
 	}
+	g.recordHealth(rc, atts, out)
 	routingJSON := ""
 	if len(atts) > 0 {
 		routingJSON = string(routingMetadata(atts))
@@ -219,4 +220,53 @@ func (g *Gateway) settle(rc *reqCtx, out outcome) {
 		return
 	}
 	g.Spend.Record(rc.id.Key, actual)
+}
+
+// recordHealth feeds every attempt into the provider health window. Only the
+// provider's own failures count against it (5xx, 429, timeouts, broken
+// connections, garbage), never a client's 4xx or a client that went away.
+func (g *Gateway) recordHealth(rc *reqCtx, atts []*attempt, out outcome) {
+	if g.Selector == nil || g.Selector.Health == nil {
+		return
+	}
+	for i, a := range atts {
+		o := routing.Observation{Provider: a.cand.Offer.Provider, Success: true}
+		if i < len(atts)-1 {
+			o.Success = !providerFault(a.errType)
+		} else {
+			if out.err != nil {
+				o.Success = !providerFault(errorTypeOfOutcome(a, out))
+			}
+			o.Duration, o.TTFT = time.Since(rc.start), out.ttft
+			if out.usage != nil && out.err == nil {
+				o.Tokens = out.usage.CompletionTokens
+			}
+		}
+		g.Selector.Health.Record(o)
+	}
+}
+
+func providerFault(errType string) bool {
+	switch errType {
+	case "server_error", "rate_limited", "timeout", "connection_error", "invalid_response":
+		return true
+	}
+	return false
+}
+
+// errorTypeOfOutcome classifies the final attempt's failure (a stream that broke
+// after it started reports it in the outcome, not the attempt).
+func errorTypeOfOutcome(a *attempt, out outcome) string {
+	if a.errType != "" {
+		return a.errType
+	}
+	switch {
+	case out.status == 499:
+		return "cancelled"
+	case out.status == 504:
+		return "timeout"
+	case out.status >= 500:
+		return "server_error"
+	}
+	return "client_error"
 }

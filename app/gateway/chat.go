@@ -35,6 +35,10 @@ func (g *Gateway) ChatCompletions(c *fiber.Ctx) error {
 // returned (and logged); the caller writes them in its protocol.
 func (g *Gateway) runChat(c *fiber.Ctx, rc *reqCtx, proto Protocol, req *schema.ChatRequest) error {
 	rc.model = req.Model
+	rc.streaming = req.Stream
+	if err := takeStrategy(rc, req); err != nil {
+		return g.reject(rc, nil, err)
+	}
 	res, cands, err := g.route(rc, req.Model, false, func() (int, int) {
 		out := 0
 		if req.MaxCompletionTokens != nil {
@@ -151,3 +155,20 @@ func rawString(v []byte) string {
 
 // unixNow is overridable in tests.
 var unixNow = func() int64 { return time.Now().Unix() }
+
+// takeStrategy reads (and removes: upstreams do not know it) the gateway's
+// "routing" field: auto | price | throughput | latency.
+func takeStrategy(rc *reqCtx, req *schema.ChatRequest) error {
+	raw, ok := req.Extra["routing"]
+	if !ok {
+		return nil
+	}
+	delete(req.Extra, "routing")
+	s := rawString(raw)
+	switch s {
+	case "auto", "price", "throughput", "latency":
+		rc.strategy = s
+		return nil
+	}
+	return apierr.BadRequest("'routing' must be one of: auto, price, throughput, latency.", "routing")
+}

@@ -33,8 +33,10 @@ type Deps struct {
 	Keys      *keys.Cache
 	Spend     *spend.Accountant
 	Limits    ratelimit.Store
-	Logs      LogSink
-	Log       *slog.Logger
+	// Selector orders the providers of root-id requests from live health.
+	Selector *routing.Selector
+	Logs     LogSink
+	Log      *slog.Logger
 
 	UpstreamTimeout       time.Duration
 	UpstreamStreamTimeout time.Duration

@@ -29,12 +29,15 @@ type reqCtx struct {
 	// promptTokens is the tokenizer's count of the prompt, when it was needed
 	// (spend estimate, count_tokens); 0 otherwise.
 	promptTokens int
+	bodyLen      int    // request body size, a cheap prompt-size estimate
+	strategy     string // the request's "routing" field
+	streaming    bool
 }
 
 // begin starts a request: assigns its id, authenticates the key and collects the
 // attribution headers. Unauthenticated requests are not logged (no project).
 func (g *Gateway) begin(c *fiber.Ctx, endpoint string) (*reqCtx, error) {
-	rc := &reqCtx{start: time.Now(), endpoint: endpoint}
+	rc := &reqCtx{start: time.Now(), endpoint: endpoint, bodyLen: len(c.Body())}
 	// Fiber's header strings alias fasthttp's reused buffers: whatever outlives
 	// the handler (log rows, the stream pump) must be copied.
 	rc.requestID = strings.Clone(sanitizeID(c.Get("X-Request-Id")))

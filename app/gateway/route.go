@@ -46,6 +46,17 @@ func (g *Gateway) route(rc *reqCtx, model string, needEmbeddings bool, size size
 	if err != nil {
 		return res, nil, err
 	}
+	if rc.strategy != "" && res.Pinned {
+		return res, nil, apierr.BadRequest("The 'routing' strategy cannot be combined with a pinned provider: remove the provider prefix from the model to use it.", "routing")
+	}
+	if g.Selector != nil && !res.Pinned && len(cands) > 1 {
+		prompt := rc.promptTokens
+		if prompt == 0 {
+			prompt = rc.bodyLen / 4 // ~4 bytes a token: enough to tell a 5,000-token prompt
+		}
+		cands, _ = g.Selector.Order(routing.Request{Model: res.Model.ID, Streaming: rc.streaming, PromptTokens: prompt,
+			Strategy: rc.strategy, Session: rc.sessionID}, cands)
+	}
 	if len(cands) == 0 {
 		if why == "" {
 			why = "no provider with a known price serves it"

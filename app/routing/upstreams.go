@@ -65,6 +65,10 @@ func Build(cat *catalog.Catalog, cfg *config.Config, adapters Adapters) *Upstrea
 			u.absent[p.ID] = fmt.Sprintf("provider %s has no API key: set %s_API_KEY", p.ID, config.ProviderEnv(p.ID))
 			continue
 		}
+		if p.Kind != "test" && base == "" {
+			u.absent[p.ID] = fmt.Sprintf("provider %s has no URL: set %s_BASE_URL", p.ID, config.ProviderEnv(p.ID))
+			continue
+		}
 		u.byID[p.ID] = &Upstream{Info: p, Adapter: ad, BaseURL: base, Keys: keys}
 	}
 	return u

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
@@ -58,13 +59,15 @@ func TestFallbackToNextProvider(t *testing.T) {
 			t.Fatalf("failed %+v\nok %+v", failed, ok)
 		}
 
-		// A 4xx is the client's fault: never retried elsewhere.
-		h.fake.ForceStatus(400)
-		before := len(second.Requests())
+		// openai just failed, so the selector now prefers openrouter. A 4xx from it
+		// is the client's fault: never retried on another provider.
+		second.ForceStatus(400)
+		before := len(h.fake.Requests())
 		_, err = h.client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
 			Model: "gpt-4o-mini", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
 		})
-		if err == nil || len(second.Requests()) != before {
+		var apiErr *openai.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || len(h.fake.Requests()) != before {
 			t.Fatalf("a 400 was retried on another provider (err %v)", err)
 		}
 	})

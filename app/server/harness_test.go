@@ -83,6 +83,7 @@ func startGatewayTB(t testing.TB, dialect string, env map[string]string) *harnes
 		"GATEWAY_UPSTREAM_TIMEOUT":            "2s",
 		"GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT": "2s",
 		"GATEWAY_SHUTDOWN_GRACE":              "2s",
+		"EXPLORATION_RATE":                    "0", // routing decisions must be deterministic in tests
 	}
 	for k, v := range env {
 		vars[k] = strings.ReplaceAll(v, "FAKE", fake.URL)

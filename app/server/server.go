@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		"openai":    openai.New(client),
 		"anthropic": anthropic.New(client, s.maxOutput),
 		"google":    google.New(client),
+		"azure":     openai.NewAzure(client, os.Getenv("LLM_AZURE_API_VERSION")),
 		"test":      testprovider.New(tokenizer.Count),
 	}
 	s.rebuildUpstreams()
@@ -110,6 +112,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Keys:                  s.Keys,
 		Spend:                 s.Spend,
 		Limits:                limits,
+		Selector:              s.newSelector(),
 		Logs:                  s.Logs,
 		Log:                   log,
 		UpstreamTimeout:       cfg.UpstreamTimeout,
@@ -142,6 +145,16 @@ func (s *Server) loadCatalog() error {
 		s.Catalog.Set(cat)
 	}
 	return nil
+}
+
+// newSelector builds the provider selector from the routing settings.
+func (s *Server) newSelector() *routing.Selector {
+	sel := routing.NewSelector(routing.NewHealth())
+	sel.Exploration = s.Config.ExplorationRate
+	sel.PreferredTTL = s.Config.PreferredTTL
+	sel.PreferredUptime = s.Config.PreferredUptime
+	sel.ScoreMargin = s.Config.PreferredMargin
+	return sel
 }
 
 // maxOutput is the catalog's output limit of an upstream model (Anthropic
@@ -185,6 +198,7 @@ func (s *Server) newApp() *fiber.App {
 	v1.Post("/chat/completions", s.Gateway.ChatCompletions)
 	v1.Post("/embeddings", s.Gateway.Embeddings)
 	v1.Get("/models", s.Gateway.Models)
+	v1.Post("/responses", s.Gateway.Responses)
 	v1.Post("/messages", s.Gateway.AnthropicMessages)
 	v1.Post("/messages/count_tokens", s.Gateway.AnthropicCountTokens)
 	app.Post("/v1beta/models/*", s.Gateway.GeminiGenerate)
