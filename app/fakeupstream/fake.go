@@ -43,6 +43,16 @@ type Server struct {
 	mu       sync.Mutex
 	requests []Request
 	force    int // when set, every chat request is answered with this status
+	failN    int // with failOf: fail failN of every failOf chat requests (deterministic)
+	failOf   int
+	calls    int
+}
+
+// FailRatio makes n of every m chat requests fail with 500 (0, 0 restores).
+func (s *Server) FailRatio(n, m int) {
+	s.mu.Lock()
+	s.failN, s.failOf, s.calls = n, m, 0
+	s.mu.Unlock()
 }
 
 // ForceStatus makes every chat request fail with status (0 restores normal answers).
@@ -150,6 +160,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	body := s.record(r)
 	s.mu.Lock()
 	force := s.force
+	if s.failOf > 0 {
+		if s.calls%s.failOf < s.failN {
+			force = 500
+		}
+		s.calls++
+	}
 	s.mu.Unlock()
 	if force != 0 {
 		writeError(w, force)
