@@ -2,15 +2,12 @@ package openai
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/llmgw/gateway/app/providers/httpx"
 
 	"github.com/llmgw/gateway/app/providers"
 )
@@ -133,26 +130,6 @@ func isNull(raw json.RawMessage) bool {
 	return len(raw) == 0 || string(raw) == "null"
 }
 
-func compactText(raw json.RawMessage) string {
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		return truncateText(raw)
-	}
-	return truncateText(b.Bytes())
-}
-
-// truncateText turns an arbitrary body into a short, valid UTF-8 message.
-func truncateText(b []byte) string {
-	if len(b) > maxMessageBytes {
-		b = b[:maxMessageBytes]
-		// Do not cut a multi-byte character in half.
-		for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.Valid(b); i++ {
-			b = b[:len(b)-1]
-		}
-	}
-	return strings.ToValidUTF8(strings.TrimSpace(string(b)), "\uFFFD")
-}
-
 // statusError maps an HTTP error response (status >= 400) to a KindStatus error.
 func statusError(provider string, status int, body []byte) *providers.Error {
 	e := &providers.Error{Kind: providers.KindStatus, Provider: provider, Status: status}
@@ -187,39 +164,11 @@ func badResponse(provider, msg string, cause error) *providers.Error {
 	return &providers.Error{Kind: providers.KindBadResponse, Provider: provider, Message: msg, Err: cause}
 }
 
-// transportError classifies a failure to send the request or read the answer.
-// The caller's context is consulted first: once it is done, whatever error the
-// transport produced (often a bare "use of closed connection") is a consequence.
-func transportError(ctx context.Context, provider string, err error) *providers.Error {
-	e := &providers.Error{Kind: providers.KindConnection, Provider: provider, Err: err, Message: "connection failed"}
-	var ne net.Error
-	switch {
-	case errors.Is(ctx.Err(), context.Canceled):
-		e.Kind, e.Message = providers.KindCancelled, "request cancelled"
-	case errors.Is(ctx.Err(), context.DeadlineExceeded),
-		errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &ne) && ne.Timeout():
-		// Covers http.Client.Timeout and http.Transport.ResponseHeaderTimeout,
-		// which surface as net.Errors whose Timeout() is true.
-		e.Kind, e.Message = providers.KindTimeout, "timed out"
-	case errors.Is(err, context.Canceled):
-		e.Kind, e.Message = providers.KindCancelled, "request cancelled"
-	}
-	return e
-}
-
-// readCapped reads at most limit bytes; truncated reports that there was more.
-func readCapped(r io.Reader, limit int64) (b []byte, truncated bool, err error) {
-	b, err = io.ReadAll(io.LimitReader(r, limit+1))
-	if int64(len(b)) > limit {
-		return b[:limit], true, err
-	}
-	return b, false, err
-}
-
-// drainClose discards a bounded remainder of body and closes it, so that the
-// keep-alive connection is reused when the rest was small.
-func drainClose(body io.ReadCloser) {
-	_, _ = io.CopyN(io.Discard, body, maxDrain)
-	_ = body.Close()
-}
+// The shared HTTP plumbing (app/providers/httpx), under the names this package uses.
+var (
+	transportError = httpx.TransportError
+	readCapped     = httpx.ReadCapped
+	drainClose     = httpx.DrainClose
+	truncateText   = httpx.TruncateText
+	compactText    = httpx.CompactText
+)

@@ -1,0 +1,82 @@
+// Package httpx holds the HTTP plumbing every upstream adapter shares: how a
+// transport failure is classified, how bodies are read and drained, how an
+// arbitrary error body becomes a short message. One place, so adapters agree.
+package httpx
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/llmgw/gateway/app/providers"
+)
+
+const (
+	// MaxMessageBytes bounds an error message taken from an upstream body.
+	MaxMessageBytes = 500
+	// maxDrain bounds what is read off a body we no longer need, to reuse its connection.
+	maxDrain = 256 << 10
+)
+
+// TransportError classifies a failure to send the request or read the answer.
+// The caller's context is consulted first: once it is done, whatever error the
+// transport produced (often a bare "use of closed connection") is a consequence.
+func TransportError(ctx context.Context, provider string, err error) *providers.Error {
+	e := &providers.Error{Kind: providers.KindConnection, Provider: provider, Err: err, Message: "connection failed"}
+	var ne net.Error
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		e.Kind, e.Message = providers.KindCancelled, "request cancelled"
+	case errors.Is(ctx.Err(), context.DeadlineExceeded),
+		errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &ne) && ne.Timeout():
+		// Covers http.Client.Timeout and http.Transport.ResponseHeaderTimeout,
+		// which surface as net.Errors whose Timeout() is true.
+		e.Kind, e.Message = providers.KindTimeout, "timed out"
+	case errors.Is(err, context.Canceled):
+		e.Kind, e.Message = providers.KindCancelled, "request cancelled"
+	}
+	return e
+}
+
+// ReadCapped reads at most limit bytes; truncated reports that there was more.
+func ReadCapped(r io.Reader, limit int64) (b []byte, truncated bool, err error) {
+	b, err = io.ReadAll(io.LimitReader(r, limit+1))
+	if int64(len(b)) > limit {
+		return b[:limit], true, err
+	}
+	return b, false, err
+}
+
+// DrainClose discards a bounded remainder of body and closes it, so that the
+// keep-alive connection is reused when the rest was small.
+func DrainClose(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, maxDrain)
+	_ = body.Close()
+}
+
+// TruncateText turns an arbitrary body into a short, valid UTF-8 message.
+func TruncateText(b []byte) string {
+	if len(b) > MaxMessageBytes {
+		b = b[:MaxMessageBytes]
+		// Do not cut a multi-byte character in half.
+		for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.Valid(b); i++ {
+			b = b[:len(b)-1]
+		}
+	}
+	return strings.ToValidUTF8(strings.TrimSpace(string(b)), "\uFFFD")
+}
+
+// CompactText is TruncateText of compacted JSON (or of the raw bytes if not JSON).
+func CompactText(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return TruncateText(raw)
+	}
+	return TruncateText(b.Bytes())
+}
