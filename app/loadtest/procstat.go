@@ -134,7 +134,7 @@ func (w cpuWatch) note() string {
 		return ""
 	}
 	return fmt.Sprintf("Machine CPU during the scenario: %.0f%% busy (%.1f of %.1f core-seconds): the benchmark's processes %.1f, "+
-		"PostgreSQL %.1f, anything else (noise) %.1f.", 100*float64(busy)/float64(total), busy.Seconds(), total.Seconds(),
+		"PostgreSQL (all its databases) %.1f, anything else (noise) %.1f.", 100*float64(busy)/float64(total), busy.Seconds(), total.Seconds(),
 		ours.Seconds(), pg.Seconds(), max(busy-ours-pg, 0).Seconds())
 }
 

@@ -85,7 +85,15 @@ type check struct {
 }
 
 func ratioAtMost(scen, what string, got, limit float64) check {
-	return check{scenario: scen, what: what, got: fmt.Sprintf("%.2fx", got), target: fmt.Sprintf("≤ %.2gx", limit), pass: got <= limit}
+	return check{scenario: scen, what: what, got: ratio(got), target: fmt.Sprintf("≤ %.2gx", limit), pass: got <= limit}
+}
+
+// ratio formats x; beyond 100x the digits are noise.
+func ratio(x float64) string {
+	if x > 100 {
+		return "> 100x"
+	}
+	return fmt.Sprintf("%.2fx", x)
 }
 
 func ratioAtLeast(scen, what string, got, limit float64) check {

@@ -63,6 +63,9 @@ func TestChecks(t *testing.T) {
 	if c.verdict() != "PASS" || c.got != "1.20x" || c.target != "≤ 1.5x" {
 		t.Errorf("%+v %s", c, c.verdict())
 	}
+	if c := ratioAtMost("a", "x", 5000, 2); c.got != "> 100x" {
+		t.Errorf("huge ratio: %s", c.got)
+	}
 	if c := ratioAtMost("a", "x", 2.5, 2); c.verdict() != "MISS" {
 		t.Errorf("timing miss: %s", c.verdict())
 	}
