@@ -39,7 +39,7 @@ func (g *Gateway) runChat(c *fiber.Ctx, rc *reqCtx, proto Protocol, req *schema.
 	if err := takeStrategy(rc, req); err != nil {
 		return g.reject(rc, nil, err)
 	}
-	res, cands, err := g.route(rc, req.Model, false, func() (int, int) {
+	res, cands, err := g.route(rc, req.Model, false, func(exact bool) (int, int) {
 		out := 0
 		if req.MaxCompletionTokens != nil {
 			out = *req.MaxCompletionTokens
@@ -48,6 +48,9 @@ func (g *Gateway) runChat(c *fiber.Ctx, rc *reqCtx, proto Protocol, req *schema.
 		}
 		if req.N != nil && *req.N > 1 {
 			out *= *req.N
+		}
+		if !exact {
+			return promptBound(rc, req), out
 		}
 		rc.promptTokens = tokenizer.CountMessages(req)
 		return rc.promptTokens, out
@@ -171,4 +174,19 @@ func takeStrategy(rc *reqCtx, req *schema.ChatRequest) error {
 		return nil
 	}
 	return apierr.BadRequest("'routing' must be one of: auto, price, throughput, latency.", "routing")
+}
+
+// promptBound is an upper bound of the prompt tokens that costs nothing to
+// compute: a token is at least one byte of the request body, plus what the
+// tokenizer charges for each image.
+func promptBound(rc *reqCtx, req *schema.ChatRequest) int {
+	n := rc.bodyLen
+	for i := range req.Messages {
+		for _, p := range req.Messages[i].Content.Parts {
+			if p.Type == "image_url" {
+				n += 85
+			}
+		}
+	}
+	return n
 }

@@ -21,7 +21,10 @@ func (g *Gateway) Embeddings(c *fiber.Ctx) error {
 		return g.reject(rc, nil, err)
 	}
 	rc.model = req.Model
-	res, cands, err := g.route(rc, req.Model, true, func() (int, int) {
+	res, cands, err := g.route(rc, req.Model, true, func(exact bool) (int, int) {
+		if !exact {
+			return len(req.Input), 1 // a token is at least one byte of the input
+		}
 		n := 0
 		for _, s := range req.InputTexts() {
 			n += tokenizer.Count(s)

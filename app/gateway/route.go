@@ -73,17 +73,38 @@ func (g *Gateway) route(rc *reqCtx, model string, needEmbeddings bool, size size
 }
 
 // sizer tells the prompt tokens of a request and the most it may generate (0:
-// the model's limit). It is only called for keys with a spend limit.
-type sizer func() (prompt, maxOutput int)
+// the model's limit). With exact false it returns a cheap upper bound instead
+// of tokenizing the prompt. It is only called for keys with a spend limit.
+type sizer func(exact bool) (prompt, maxOutput int)
 
 // reserve holds the request's highest possible cost against the key's spend
 // limits before any upstream call, so concurrent requests cannot overshoot.
+// It first reserves from an upper bound of the prompt (free to compute); only
+// when that does not fit is the prompt tokenized for a tight estimate, so the
+// tokenizer stays off the hot path except near a limit.
 func (g *Gateway) reserve(rc *reqCtx, res *catalog.Resolution, cands []routing.Candidate, size sizer) error {
 	k := rc.id.Key
 	if g.Spend == nil || (k.UsageLimit == nil && k.PeriodUsageLimit == nil) {
 		return nil
 	}
-	prompt, maxOut := size()
+	hold, err := g.Spend.Reserve(k, worstCost(res, cands, size, false))
+	var le *spend.LimitError
+	if errors.As(err, &le) && !le.Reached {
+		hold, err = g.Spend.Reserve(k, worstCost(res, cands, size, true))
+	}
+	if errors.As(err, &le) {
+		return apierr.New(402, le.Msg)
+	}
+	if err != nil { // the shared store is down: refuse rather than enforce limits wrongly
+		return apierr.Unavailable("Spend limits cannot be checked right now; try again shortly.")
+	}
+	rc.hold = hold
+	return nil
+}
+
+// worstCost is the highest cost any candidate could charge for the request.
+func worstCost(res *catalog.Resolution, cands []routing.Candidate, size sizer, exact bool) int64 {
+	prompt, maxOut := size(exact)
 	var worst int64
 	for _, c := range cands {
 		out := maxOut
@@ -99,16 +120,7 @@ func (g *Gateway) reserve(rc *reqCtx, res *catalog.Resolution, cands []routing.C
 		u := &schema.Usage{PromptTokens: prompt, CompletionTokens: out}
 		worst = max(worst, pricing.Compute(c.Offer.Price, u).Total())
 	}
-	hold, err := g.Spend.Reserve(k, worst)
-	var le *spend.LimitError
-	if errors.As(err, &le) {
-		return apierr.New(402, le.Msg)
-	}
-	if err != nil { // the shared store is down: refuse rather than enforce limits wrongly
-		return apierr.Unavailable("Spend limits cannot be checked right now; try again shortly.")
-	}
-	rc.hold = hold
-	return nil
+	return worst
 }
 
 // allowed keeps the candidates the key's IAM rules allow: a root-id request is

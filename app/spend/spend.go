@@ -24,7 +24,12 @@ import (
 )
 
 // LimitError refuses a request: 402 billing_error.
-type LimitError struct{ Msg string }
+type LimitError struct {
+	Msg string
+	// Reached is true when the limit is already spent; false when only this
+	// request's estimate does not fit (a tighter estimate might).
+	Reached bool
+}
 
 func (e *LimitError) Error() string { return e.Msg }
 
@@ -113,10 +118,10 @@ func (a *Accountant) Reserve(k *models.APIKey, estimate int64) (*Reservation, er
 
 func check(what string, limit, spent, reserved, estimate int64) error {
 	if spent >= limit {
-		return &LimitError{"API key reached its " + what + "."}
+		return &LimitError{Msg: "API key reached its " + what + ".", Reached: true}
 	}
 	if spent+reserved+estimate > limit {
-		return &LimitError{fmt.Sprintf("API key %s would be exceeded by this request: it may cost up to $%s and $%s of the limit remains (other requests in flight hold part of it). Lower max_tokens or raise the limit.",
+		return &LimitError{Msg: fmt.Sprintf("API key %s would be exceeded by this request: it may cost up to $%s and $%s of the limit remains (other requests in flight hold part of it). Lower max_tokens or raise the limit.",
 			what, pricing.FormatUSD(estimate), pricing.FormatUSD(max(limit-spent-reserved, 0)))}
 	}
 	return nil

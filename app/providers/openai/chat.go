@@ -26,7 +26,7 @@ func chatBody(req *schema.ChatRequest, model string, stream bool) ([]byte, error
 		// OpenAI rejects stream_options on a non-streaming request.
 		r.StreamOptions = nil
 	}
-	return json.Marshal(r)
+	return r.MarshalJSON() // directly: json.Marshal would re-validate and compact its output
 }
 
 // chatEnvelope decodes a completion while noticing an error object that some

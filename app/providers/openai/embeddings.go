@@ -22,7 +22,7 @@ type embeddingEnvelope struct {
 func (p *Provider) Embed(ctx context.Context, t providers.Target, req *schema.EmbeddingRequest) (*schema.EmbeddingResponse, error) {
 	r := *req
 	r.Model = t.Model
-	body, err := json.Marshal(r)
+	body, err := r.MarshalJSON() // directly: json.Marshal would re-validate and compact its output
 	if err != nil {
 		return nil, encodeError(t, err)
 	}
