@@ -13,6 +13,7 @@ import (
 
 	"github.com/llmgw/gateway/app/ids"
 	"github.com/llmgw/gateway/app/keys"
+	"github.com/llmgw/gateway/app/secretbox"
 	"github.com/llmgw/gateway/models"
 )
 
@@ -24,6 +25,8 @@ type Service struct {
 	Cache *keys.Cache
 	// Notify, when set, tells other gateway instances that keys changed (Redis).
 	Notify func()
+	// Box encrypts organizations' provider keys at rest.
+	Box *secretbox.Box
 }
 
 // SetupResult is what `gateway setup` prints.

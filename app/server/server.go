@@ -26,6 +26,7 @@ import (
 	"github.com/llmgw/gateway/app/provision"
 	"github.com/llmgw/gateway/app/ratelimit"
 	"github.com/llmgw/gateway/app/routing"
+	"github.com/llmgw/gateway/app/secretbox"
 	"github.com/llmgw/gateway/app/spend"
 	"github.com/llmgw/gateway/app/store"
 	"github.com/llmgw/gateway/app/tokenizer"
@@ -89,7 +90,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	s.stopPoll = stop
 	go s.Keys.Run(pollCtx, max(cfg.KeyPollInterval, 100*time.Millisecond))
 
-	s.Prov = &provision.Service{DB: db.DB, Hasher: s.Hasher, Cache: s.Keys}
+	box, err := secretbox.New(cfg.AuthSecret)
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_SECRET: %w", err)
+	}
+	s.Prov = &provision.Service{DB: db.DB, Hasher: s.Hasher, Cache: s.Keys, Box: box}
 	s.Spend = spend.New(db.DB, log)
 	var limits ratelimit.Store = ratelimit.NewMemory()
 	if cfg.RedisURL != "" {
