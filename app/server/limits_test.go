@@ -73,8 +73,10 @@ func TestSpendLimitUnderConcurrency(t *testing.T) {
 	})
 }
 
-func TestRecurringLimit(t *testing.T) {
-	h := startGateway(t, "sqlite", nil)
+func TestRecurringLimit(t *testing.T) { forEachDialect(t, testRecurringLimit) }
+
+func testRecurringLimit(t *testing.T, dialect string) {
+	h := startGateway(t, dialect, nil)
 	mk := h.setup.MasterKey
 	_, k := h.call("POST", "/v1/master/keys", mk, `{"projectId":"`+h.setup.ProjectID+`","description":"daily","periodUsageLimit":"0.000005","periodUsageDurationValue":1,"periodUsageDurationUnit":"day"}`)
 	token := k["apiKey"].(map[string]any)["token"].(string)

@@ -276,8 +276,10 @@ func TestIAMRulesEnforced(t *testing.T) {
 	})
 }
 
-func TestTrustedProxyForwardedFor(t *testing.T) {
-	h := startGateway(t, "sqlite", map[string]string{"GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32"})
+func TestTrustedProxyForwardedFor(t *testing.T) { forEachDialect(t, testTrustedProxyForwardedFor) }
+
+func testTrustedProxyForwardedFor(t *testing.T, dialect string) {
+	h := startGateway(t, dialect, map[string]string{"GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32"})
 	mk := h.setup.MasterKey
 	_, k := h.call("POST", "/v1/master/keys", mk, `{"projectId":"`+h.setup.ProjectID+`","description":"ip"}`)
 	key := k["apiKey"].(map[string]any)
@@ -351,7 +353,11 @@ func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
 
 // TestEveryRuleTypeThroughTheServer: each rule type allows and refuses as documented.
 func TestEveryRuleTypeThroughTheServer(t *testing.T) {
-	h := startGateway(t, "sqlite", nil)
+	forEachDialect(t, testEveryRuleTypeThroughTheServer)
+}
+
+func testEveryRuleTypeThroughTheServer(t *testing.T, dialect string) {
+	h := startGateway(t, dialect, nil)
 	mk := h.setup.MasterKey
 	cases := []struct {
 		rule             string
@@ -387,8 +393,10 @@ func TestEveryRuleTypeThroughTheServer(t *testing.T) {
 	}
 }
 
-func TestTestKeysUseTheTestProvider(t *testing.T) {
-	h := startGateway(t, "sqlite", nil)
+func TestTestKeysUseTheTestProvider(t *testing.T) { forEachDialect(t, testTestKeysUseTheTestProvider) }
+
+func testTestKeysUseTheTestProvider(t *testing.T, dialect string) {
+	h := startGateway(t, dialect, nil)
 	st, k := h.call("POST", "/v1/master/keys", h.setup.MasterKey, `{"projectId":"`+h.setup.ProjectID+`","description":"ci","test":true}`)
 	key := k["apiKey"].(map[string]any)
 	token := key["token"].(string)

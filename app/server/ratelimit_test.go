@@ -54,6 +54,10 @@ func testRateLimits(t *testing.T, dialect string) {
 }
 
 func TestFreeModelLimitsOnlyWithBilling(t *testing.T) {
+	forEachDialect(t, testFreeModelLimitsOnlyWithBilling)
+}
+
+func testFreeModelLimitsOnlyWithBilling(t *testing.T, dialect string) {
 	const free = `
   - id: free-chat
     providers:
@@ -64,7 +68,7 @@ func TestFreeModelLimitsOnlyWithBilling(t *testing.T) {
 		if billing {
 			env["STRIPE_SECRET_KEY"] = "sk_test_x"
 		}
-		h := startGateway(t, "sqlite", env)
+		h := startGateway(t, dialect, env)
 		// add a free model through the models file
 		writeModels(t, h, free)
 		statuses := []int{}
