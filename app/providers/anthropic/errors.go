@@ -15,19 +15,9 @@ import (
 	"github.com/llmgw/gateway/app/providers"
 )
 
-// The transport and classification helpers below follow the openai adapter
-// (app/providers/openai/errors.go) on purpose, so both adapters classify
-// failures the same way. They are duplicated rather than shared because that
-// package is not ours to change; keep the two in step.
-
 const (
 	// maxErrorBody caps how much of an error response is read.
 	maxErrorBody = 1 << 20
-	// maxMessageBytes is how much of a non-JSON error body becomes the message.
-	maxMessageBytes = 500
-	// maxDrain is how much of an unread body is discarded so that the
-	// connection can go back to the pool; beyond it, closing is cheaper.
-	maxDrain = 256 << 10
 )
 
 // errorFields is what an upstream error payload told us.
@@ -81,23 +71,6 @@ func fieldsOf(o *errorObject) errorFields {
 	}
 	f.Type, _ = rawString(o.Type)
 	return f
-}
-
-// rawString decodes a JSON string; isStr is false for anything else.
-func rawString(raw json.RawMessage) (s string, isStr bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", false
-	}
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
-}
-
-func isNull(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
 }
 
 // statusError maps an HTTP error response (status >= 400). The status is kept
@@ -198,4 +171,6 @@ var (
 	drainClose     = httpx.DrainClose
 	truncateText   = httpx.TruncateText
 	compactText    = httpx.CompactText
+	rawString      = httpx.RawString
+	isNull         = httpx.IsNull
 )

@@ -18,11 +18,6 @@ const (
 	// maxErrorBody caps how much of an error response is read: the message is
 	// all we want, and a misbehaving upstream must not make us buffer megabytes.
 	maxErrorBody = 1 << 20
-	// maxMessageBytes is how much of a non-JSON error body becomes the message.
-	maxMessageBytes = 500
-	// maxDrain is how much of an unread body is discarded so that the
-	// connection can go back to the pool; beyond it, closing is cheaper.
-	maxDrain = 256 << 10
 )
 
 // errorFields is what a Google API error payload told us:
@@ -242,23 +237,6 @@ func invalidRequest(provider, param, msg string) *providers.Error {
 		Param: param, Message: msg}
 }
 
-// rawString decodes a JSON string; isStr is false for anything else.
-func rawString(raw json.RawMessage) (s string, isStr bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", false
-	}
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
-}
-
-func isNull(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
-}
-
 // The shared HTTP plumbing (app/providers/httpx), under the names this package uses.
 var (
 	transportError = httpx.TransportError
@@ -266,4 +244,6 @@ var (
 	drainClose     = httpx.DrainClose
 	truncateText   = httpx.TruncateText
 	compactText    = httpx.CompactText
+	rawString      = httpx.RawString
+	isNull         = httpx.IsNull
 )

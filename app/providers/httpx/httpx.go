@@ -19,8 +19,9 @@ import (
 const (
 	// MaxMessageBytes bounds an error message taken from an upstream body.
 	MaxMessageBytes = 500
-	// maxDrain bounds what is read off a body we no longer need, to reuse its connection.
-	maxDrain = 256 << 10
+	// MaxDrain bounds what is read off a body we no longer need, to reuse its
+	// connection; beyond it, closing is cheaper.
+	MaxDrain = 256 << 10
 )
 
 // TransportError classifies a failure to send the request or read the answer.
@@ -56,7 +57,7 @@ func ReadCapped(r io.Reader, limit int64) (b []byte, truncated bool, err error) 
 // DrainClose discards a bounded remainder of body and closes it, so that the
 // keep-alive connection is reused when the rest was small.
 func DrainClose(body io.ReadCloser) {
-	_, _ = io.CopyN(io.Discard, body, maxDrain)
+	_, _ = io.CopyN(io.Discard, body, MaxDrain)
 	_ = body.Close()
 }
 
@@ -79,4 +80,22 @@ func CompactText(raw json.RawMessage) string {
 		return TruncateText(raw)
 	}
 	return TruncateText(b.Bytes())
+}
+
+// RawString decodes raw as a JSON string; isStr is false for any other value.
+func RawString(raw json.RawMessage) (s string, isStr bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// IsNull reports an absent or null JSON value.
+func IsNull(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || string(raw) == "null"
 }

@@ -16,11 +16,6 @@ const (
 	// maxErrorBody caps how much of an error response is read: the message is
 	// all we want, and a misbehaving upstream must not make us buffer megabytes.
 	maxErrorBody = 1 << 20
-	// maxMessageBytes is how much of a non-JSON error body becomes the message.
-	maxMessageBytes = 500
-	// maxDrain is how much of an unread body is discarded so that the
-	// connection can go back to the pool; beyond it, closing is cheaper.
-	maxDrain = 256 << 10
 )
 
 // errorFields is what an upstream error payload told us.
@@ -113,23 +108,6 @@ func fieldsOf(o *rawErrorObject) errorFields {
 	return f
 }
 
-// rawString decodes a JSON string; isStr is false for anything else.
-func rawString(raw json.RawMessage) (s string, isStr bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", false
-	}
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
-}
-
-func isNull(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
-}
-
 // statusError maps an HTTP error response (status >= 400) to a KindStatus error.
 func statusError(provider string, status int, body []byte) *providers.Error {
 	e := &providers.Error{Kind: providers.KindStatus, Provider: provider, Status: status}
@@ -171,4 +149,6 @@ var (
 	drainClose     = httpx.DrainClose
 	truncateText   = httpx.TruncateText
 	compactText    = httpx.CompactText
+	rawString      = httpx.RawString
+	isNull         = httpx.IsNull
 )

@@ -3,6 +3,7 @@ package openai
 import (
 	"context"
 	"errors"
+	"github.com/llmgw/gateway/app/providers/httpx"
 	"net/http"
 	"strings"
 	"testing"
@@ -90,7 +91,7 @@ func TestErrorBodyCapped(t *testing.T) {
 	u := newUpstream(t, respond(500, "text/plain", big))
 	err := calls["chat"](New(u.Client()), context.Background(), u.target())
 	pe := asError(t, err, providers.KindStatus)
-	if len(pe.Message) > maxMessageBytes || !strings.HasPrefix(big, pe.Message) || len(pe.Message) < maxMessageBytes-1 {
+	if len(pe.Message) > httpx.MaxMessageBytes || !strings.HasPrefix(big, pe.Message) || len(pe.Message) < httpx.MaxMessageBytes-1 {
 		t.Errorf("message of %d bytes", len(pe.Message))
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/llmgw/gateway/app/providers/httpx"
+
 	"github.com/llmgw/gateway/app/providers"
 	"github.com/llmgw/gateway/app/providers/sse"
 	"github.com/llmgw/gateway/app/schema"
@@ -179,7 +181,7 @@ func (s *stream) Close() error {
 	s.closeOnce.Do(func() {
 		if s.finished.Load() {
 			t := time.AfterFunc(drainWait, func() { _ = s.body.Close() })
-			_, _ = io.CopyN(io.Discard, s.body, maxDrain)
+			_, _ = io.CopyN(io.Discard, s.body, httpx.MaxDrain)
 			t.Stop()
 		}
 		err = s.body.Close()
