@@ -10,6 +10,7 @@
 //	#slow 300ms      wait before answering
 //	#cached N        report N cached prompt tokens
 //	#drip 100ms      stream: wait that long before each chunk
+//	#interleave      stream: two tool calls whose argument fragments interleave
 //
 // Anything else is answered "Hello! You said: <text>" with usage
 // prompt_tokens = number of words in all messages + 10, completion_tokens =
@@ -258,6 +259,21 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, model, answer st
 	}
 	send(delta(map[string]any{"role": "assistant", "content": ""}, nil), nil)
 	finish := "stop"
+	if strings.HasPrefix(answer, "Hello! You said: #interleave") {
+		call := func(i int, extra map[string]any) map[string]any {
+			tc := map[string]any{"index": i, "function": map[string]any{"arguments": "{}"}}
+			for k, v := range extra {
+				tc[k] = v
+			}
+			return map[string]any{"tool_calls": []any{tc}}
+		}
+		send(delta(call(0, map[string]any{"id": "call_a", "type": "function", "function": map[string]any{"name": "a", "arguments": ""}}), nil), nil)
+		send(delta(call(1, map[string]any{"id": "call_b", "type": "function", "function": map[string]any{"name": "b", "arguments": ""}}), nil), nil)
+		send(delta(call(0, nil), nil), nil) // back to the first call: OpenAI allows it, Anthropic's format cannot say it
+		send(delta(map[string]any{}, "tool_calls"), nil)
+		fmt.Fprint(w, "data: [DONE]\n\n")
+		return
+	}
 	if toolCall != nil {
 		fn := toolCall["function"].(map[string]any)
 		send(delta(map[string]any{"tool_calls": []any{map[string]any{"index": 0, "id": toolCall["id"], "type": "function",

@@ -92,6 +92,16 @@ func (p *streamPump) run(w *bufio.Writer) {
 	chunk, err := p.first, error(nil)
 	for chunk != nil {
 		if werr := p.forward(w, chunk); werr != nil {
+			var ee encodeError
+			if errors.As(werr, &ee) {
+				// The upstream sent what the client's protocol cannot express: a
+				// broken stream, said so, never a silent end.
+				ae := apierr.BadGateway("The upstream's stream cannot be expressed in this API: " + ee.err.Error())
+				out.status, out.err = ae.Status, ae
+				_ = p.enc.Error(w, ae)
+				_ = w.Flush()
+				break
+			}
 			// The client went away: stop the upstream now, bill what was generated.
 			out.status, out.err = 499, apierr.Cancelled("Client closed the connection.")
 			break
@@ -153,10 +163,18 @@ func (p *streamPump) forward(w *bufio.Writer, ch *schema.ChatChunk) error {
 		p.ttft = time.Since(p.rc.start)
 	}
 	if err := p.enc.Chunk(w, ch); err != nil {
-		return err
+		if w.Flush() != nil {
+			return err // the connection is gone, whatever the encoder said
+		}
+		return encodeError{err}
 	}
 	return w.Flush()
 }
+
+// encodeError: the protocol's encoder refused a chunk (not a write failure).
+type encodeError struct{ err error }
+
+func (e encodeError) Error() string { return e.err.Error() }
 
 func (p *streamPump) finalUsage() (*schema.Usage, bool) {
 	if u := p.usage; u != nil && (u.PromptTokens > 0 || u.CompletionTokens > 0) {

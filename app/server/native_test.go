@@ -237,3 +237,24 @@ func TestNativeErrorShapesBeforeTheHandler(t *testing.T) {
 		t.Fatalf("anthropic bad json: %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestUnexpressibleStreamIsAnError: an OpenAI upstream interleaves two tool
+// calls' arguments, which Anthropic's event format cannot express: the client
+// gets Anthropic's error event (not just a stream that stops) and no
+// message_stop.
+func TestUnexpressibleStreamIsAnError(t *testing.T) {
+	h := startGateway(t, "sqlite", nil)
+	resp := h.post("/v1/messages", `{"model":"gpt-4o-mini","max_tokens":100,"stream":true,`+
+		`"tools":[{"name":"a","input_schema":{"type":"object"}},{"name":"b","input_schema":{"type":"object"}}],`+
+		`"messages":[{"role":"user","content":"#interleave"}]}`)
+	b, _ := io.ReadAll(resp.Body)
+	events := string(b)
+	if !strings.Contains(events, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\"") ||
+		strings.Contains(events, "message_stop") {
+		t.Fatalf("events:\n%s", events)
+	}
+	rows := h.logs(resp.Header.Get("X-Request-Id"))
+	if len(rows) != 1 || rows[0].Status != 502 {
+		t.Fatalf("log = %+v", rows)
+	}
+}
