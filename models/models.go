@@ -15,8 +15,11 @@ type Organization struct {
 	CreditsBalance int64  // nano-USD, changed only together with a CreditTransaction row
 	RetentionLevel string // metadata-only | retain-all
 	RetentionDays  int
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// JurisdictionPolicy restricts which providers may serve the organization:
+	// global | <code>-hosted | <code>-sovereign (e.g. eu-sovereign).
+	JurisdictionPolicy string `gorm:"default:global"`
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // User is a person who can sign in (dashboard, later). Role is global ("user",
@@ -220,4 +223,20 @@ type AuditLog struct {
 	ResourceID     string
 	Changes        string // JSON of changed fields, never secrets
 	CreatedAt      time.Time
+}
+
+// RequestPayload is the stored request and response of one request of an
+// organization whose retention level is retain-all (see app/retention). Both
+// payloads are sealed with app/secretbox; the sizes are of the plaintext.
+type RequestPayload struct {
+	LogID             string `gorm:"primaryKey"` // request_logs.id of the final attempt
+	OrganizationID    string
+	CreatedAt         time.Time
+	ExpiresAt         time.Time // CreatedAt + the retention period in force at the time
+	EncryptedRequest  string
+	EncryptedResponse string
+	RequestBytes      int64
+	ResponseBytes     int64
+	Tokens            int64
+	DataStorageCost   int64 // nano-USD
 }

@@ -34,6 +34,13 @@ func newCatalog(providers []*ProviderInfo, models []*Model, pricedOnly bool) *Ca
 	for _, p := range providers {
 		c.providerByID[p.ID] = p
 	}
+	for _, p := range providers {
+		for _, a := range p.Aliases {
+			if _, taken := c.providerByID[a]; !taken { // a real id always wins
+				c.providerByID[a] = p
+			}
+		}
+	}
 	for _, m := range models {
 		c.modelByID[m.ID] = m
 		for _, o := range m.Offers {

@@ -55,6 +55,15 @@ func compileProvider(fp fileProvider, custom bool) (*ProviderInfo, error) {
 			return nil, fmt.Errorf("provider %q: built-in providers take keys from the environment, not apiKey", p.ID)
 		}
 	}
+	if err := applyRouting(p, fp); err != nil {
+		return nil, fmt.Errorf("provider %q: %w", p.ID, err)
+	}
+	for _, a := range fp.Aliases {
+		if !builtinIDPattern.MatchString(a) || a == p.ID {
+			return nil, fmt.Errorf("provider %q: alias %q is invalid", p.ID, a)
+		}
+		p.Aliases = append(p.Aliases, a)
+	}
 	if (p.Kind == "test" || p.Kind == "azure" && !custom) && fp.BaseURL == "" {
 		return p, nil // in-process, or (Azure) a per-resource URL only the operator knows
 	}
@@ -64,6 +73,64 @@ func compileProvider(fp fileProvider, custom bool) (*ProviderInfo, error) {
 	}
 	p.BaseURL = u
 	return p, nil
+}
+
+var (
+	jurisdictionPattern = regexp.MustCompile(`^[a-z]{2,8}$`)
+	regionPattern       = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+)
+
+// isRoutingOnly: a models-file entry that only sets routing fields, which is
+// how a built-in provider's priority, regions and jurisdiction are configured.
+func isRoutingOnly(fp fileProvider) bool {
+	return fp.Name == "" && fp.Kind == "" && fp.BaseURL == "" && fp.APIKey == ""
+}
+
+// applyRouting validates and sets the routing fields of a provider entry.
+func applyRouting(p *ProviderInfo, fp fileProvider) error {
+	p.Priority = 1
+	if fp.Priority != nil {
+		if *fp.Priority < 0 || *fp.Priority > 2 {
+			return fmt.Errorf("priority %v must be between 0 (disabled) and 2", *fp.Priority)
+		}
+		p.Priority = *fp.Priority
+	}
+	for _, j := range []string{fp.Operator, fp.Jurisdiction} {
+		if j != "" && !jurisdictionPattern.MatchString(j) {
+			return fmt.Errorf("jurisdiction %q must be a lower-case code such as eu or us", j)
+		}
+	}
+	if fp.Operator != "" {
+		p.Operator = fp.Operator
+	}
+	if fp.Jurisdiction != "" {
+		p.Jurisdiction = fp.Jurisdiction
+	}
+	if fp.Regions == nil {
+		return nil
+	}
+	p.Regions = nil
+	for _, fr := range fp.Regions {
+		if !regionPattern.MatchString(fr.ID) {
+			return fmt.Errorf("region id %q must be lower-case words joined by dashes", fr.ID)
+		}
+		if _, dup := p.Region(fr.ID); dup {
+			return fmt.Errorf("region %q listed twice", fr.ID)
+		}
+		if !jurisdictionPattern.MatchString(fr.Jurisdiction) {
+			return fmt.Errorf("region %q needs a jurisdiction code such as eu or us", fr.ID)
+		}
+		r := &Region{ID: fr.ID, Jurisdiction: fr.Jurisdiction}
+		if fr.BaseURL != "" {
+			u, err := normalizeBaseURL(fr.BaseURL)
+			if err != nil {
+				return fmt.Errorf("region %q: %w", fr.ID, err)
+			}
+			r.BaseURL = u
+		}
+		p.Regions = append(p.Regions, r)
+	}
+	return nil
 }
 
 // normalizeBaseURL checks that s is an absolute http(s) URL and drops trailing
@@ -100,12 +167,18 @@ func compileOffer(fo fileOffer, providers map[string]*ProviderInfo) (*Offer, err
 	if err != nil {
 		return nil, fmt.Errorf("provider %q: %w", fo.Provider, err)
 	}
+	for _, r := range fo.Regions {
+		if _, ok := providers[fo.Provider].Region(r); !ok {
+			return nil, fmt.Errorf("provider %q has no region %q (declare it under the provider's regions)", fo.Provider, r)
+		}
+	}
 	return &Offer{
 		Provider:      fo.Provider,
 		Model:         fo.Model,
 		Price:         price,
 		ContextLength: fo.ContextLength,
 		MaxOutput:     fo.MaxOutput,
+		Regions:       fo.Regions,
 	}, nil
 }
 

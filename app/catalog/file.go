@@ -24,6 +24,18 @@ type fileProvider struct {
 	Kind    string `yaml:"kind"`
 	BaseURL string `yaml:"baseUrl"`
 	APIKey  string `yaml:"apiKey"`
+	// Priority is a pointer: absent means 1, an explicit 0 disables.
+	Aliases      []string     `yaml:"aliases"`
+	Priority     *float64     `yaml:"priority"`
+	Operator     string       `yaml:"operator"`
+	Jurisdiction string       `yaml:"jurisdiction"`
+	Regions      []fileRegion `yaml:"regions"`
+}
+
+type fileRegion struct {
+	ID           string `yaml:"id"`
+	Jurisdiction string `yaml:"jurisdiction"`
+	BaseURL      string `yaml:"baseUrl"`
 }
 
 type fileModel struct {
@@ -35,8 +47,11 @@ type fileModel struct {
 	MaxOutput     int    `yaml:"maxOutput"`
 	// A pointer so that "capabilities: []" (none) differs from an absent key
 	// (inherit on override, permissive default for a new file model).
-	Capabilities *[]string   `yaml:"capabilities"`
-	Providers    []fileOffer `yaml:"providers"`
+	Capabilities  *[]string   `yaml:"capabilities"`
+	Providers     []fileOffer `yaml:"providers"`
+	Status        string      `yaml:"status"`
+	AllowedEmails []string    `yaml:"allowedEmails"`
+	AllowedOrgs   []string    `yaml:"allowedOrgs"`
 }
 
 // Price fields are raw nodes: prices are converted exactly from their source
@@ -53,6 +68,7 @@ type fileOffer struct {
 	Free             bool      `yaml:"free"`
 	ContextLength    int       `yaml:"contextLength"`
 	MaxOutput        int       `yaml:"maxOutput"`
+	Regions          []string  `yaml:"regions"`
 }
 
 // parseDoc decodes one YAML document strictly: unknown keys are errors so that

@@ -96,6 +96,20 @@ func build(over []byte, src string) (*Catalog, error) {
 			return nil, fmt.Errorf("%s: %w", src, err)
 		}
 		for _, fp := range doc.Providers {
+			if b := providerByID[fp.ID]; b != nil && !b.Custom && isRoutingOnly(fp) {
+				// Routing settings of a built-in provider (priority, regions, jurisdiction).
+				cp := *b
+				if err := applyRouting(&cp, fp); err != nil {
+					return nil, fmt.Errorf("%s: provider %q: %w", src, fp.ID, err)
+				}
+				for i, p := range providers {
+					if p == b {
+						providers[i] = &cp
+					}
+				}
+				providerByID[fp.ID] = &cp
+				continue
+			}
 			p, err := compileCustomProvider(fp, providerByID)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", src, err)
@@ -144,7 +158,7 @@ func compileCustomProvider(fp fileProvider, known map[string]*ProviderInfo) (*Pr
 		if p.Custom {
 			return nil, fmt.Errorf("provider %q declared twice", fp.ID)
 		}
-		return nil, fmt.Errorf("provider %q clashes with the built-in provider of that id", fp.ID)
+		return nil, fmt.Errorf("provider %q clashes with the built-in provider of that id (only priority, operator, jurisdiction and regions may be set for it)", fp.ID)
 	}
 	return compileProvider(fp, true)
 }

@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // compileOffers compiles a model's offer list. A provider may appear only once
@@ -77,6 +78,9 @@ func newModel(fm fileModel, providers map[string]*ProviderInfo, builtin bool) (*
 			}
 		}
 	}
+	if err := applyAccess(m, fm); err != nil {
+		return nil, err
+	}
 	if m.Name == "" {
 		m.Name = m.ID
 	}
@@ -103,6 +107,9 @@ func overrideModel(m *Model, fm fileModel, providers map[string]*ProviderInfo) e
 			return err
 		}
 	}
+	if err := applyAccess(m, fm); err != nil {
+		return err
+	}
 	if fm.Name != "" {
 		m.Name = fm.Name
 	}
@@ -127,6 +134,41 @@ next:
 			}
 		}
 		m.Offers = append(m.Offers, o)
+	}
+	return nil
+}
+
+// applyAccess sets a model's status, allow-list and owner. A model id with an
+// email before its first slash ("alice@example.com/gpt-4o") is private to that
+// owner (Devora's private models).
+func applyAccess(m *Model, fm fileModel) error {
+	switch fm.Status {
+	case "":
+		if m.Status == "" {
+			m.Status = StatusActive
+		}
+	case StatusActive, StatusSuspended, StatusRestricted, StatusHidden:
+		m.Status = fm.Status
+	default:
+		return fmt.Errorf("status %q is not one of ACTIVE, SUSPENDED, RESTRICTED, HIDDEN", fm.Status)
+	}
+	if fm.AllowedEmails != nil {
+		m.AllowedEmails = make([]string, len(fm.AllowedEmails))
+		for i, e := range fm.AllowedEmails {
+			if !strings.Contains(e, "@") {
+				return fmt.Errorf("allowedEmails: %q is not an email address", e)
+			}
+			m.AllowedEmails[i] = strings.ToLower(e)
+		}
+	}
+	if fm.AllowedOrgs != nil {
+		m.AllowedOrgs = append([]string(nil), fm.AllowedOrgs...)
+	}
+	if m.Status == StatusRestricted && len(m.AllowedEmails) == 0 && len(m.AllowedOrgs) == 0 {
+		return errors.New("a RESTRICTED model needs allowedEmails or allowedOrgs")
+	}
+	if owner, _, ok := strings.Cut(m.ID, "/"); ok && strings.Contains(owner, "@") {
+		m.Owner = strings.ToLower(owner)
 	}
 	return nil
 }

@@ -51,24 +51,55 @@ func (c *Catalog) Resolve(name string) (*Resolution, error) {
 	if !ok || !known || rest == "" {
 		return nil, &NotFoundError{Model: name}
 	}
+	if res := c.resolvePinned(name, p, rest); res != nil {
+		return res, nil
+	}
+	// "provider/model:region" pins one of the provider's regions. Model ids may
+	// contain colons themselves ("llama3:8b"), so this is only tried when the
+	// whole name did not resolve and the suffix is a region of the provider.
+	if i := strings.LastIndexByte(rest, ':'); i > 0 {
+		if _, ok := p.Region(rest[i+1:]); ok {
+			if res := c.resolvePinned(name, p, rest[:i]); res != nil && res.Offers[0].InRegion(rest[i+1:]) {
+				res.Region = rest[i+1:]
+				return res, nil
+			}
+		}
+	}
+	return nil, &NotFoundError{Model: name}
+}
+
+func (c *Catalog) resolvePinned(name string, p *ProviderInfo, rest string) *Resolution {
 	pin := func(m *Model, o *Offer) *Resolution {
 		return &Resolution{Requested: name, Model: m, Offers: []*Offer{o}, Pinned: true}
 	}
 	// A root id first: the catalog's own names are what clients are told.
 	if m, ok := c.modelByID[rest]; ok {
 		for _, o := range m.Offers {
-			if o.Provider == providerID {
-				return pin(m, o), nil
+			if o.Provider == p.ID {
+				return pin(m, o)
 			}
 		}
 	}
-	if hit, ok := c.byUpstream[upstreamKey{providerID, rest}]; ok {
-		return pin(hit.model, hit.offer), nil
+	if hit, ok := c.byUpstream[upstreamKey{p.ID, rest}]; ok {
+		return pin(hit.model, hit.offer)
 	}
 	if p.Custom && !c.pricedOnly && validName(rest) {
-		return pin(customModel(p, rest)), nil
+		return pin(customModel(p, rest))
 	}
-	return nil, &NotFoundError{Model: name}
+	return nil
+}
+
+// InRegion reports whether the offer is served in the provider's region id.
+func (o *Offer) InRegion(id string) bool {
+	if o.Regions == nil {
+		return true
+	}
+	for _, r := range o.Regions {
+		if r == id {
+			return true
+		}
+	}
+	return false
 }
 
 // customModel synthesises a model a custom provider serves but the catalog does

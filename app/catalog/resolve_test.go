@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -63,7 +64,7 @@ func TestResolve(t *testing.T) {
 		Streaming: true, Tools: true, Vision: true, Reasoning: true, JSONOutput: true}}
 	got := *r.Model
 	if got.ID != want.ID || got.Name != want.Name || got.OwnedBy != want.OwnedBy || got.Capabilities != want.Capabilities ||
-		got.ContextLength != 0 || got.MaxOutput != 0 || len(got.Offers) != 1 || *r.Offers[0] != (Offer{Provider: "acme", Model: "x"}) || r.Model.Offers[0] != r.Offers[0] {
+		got.ContextLength != 0 || got.MaxOutput != 0 || len(got.Offers) != 1 || !reflect.DeepEqual(*r.Offers[0], Offer{Provider: "acme", Model: "x"}) || r.Model.Offers[0] != r.Offers[0] {
 		t.Errorf("synthesised %+v offer %+v", got, *r.Offers[0])
 	}
 

@@ -35,6 +35,35 @@ type ProviderInfo struct {
 	BaseURL string // default API root without version segment
 	APIKey  string // set only for custom providers declared with a key in the models file
 	Custom  bool   // declared in GATEWAY_MODELS_FILE: models under it are not validated
+	// Aliases are other names clients pin the provider by ("mistral-ai").
+	Aliases []string
+	// Priority nudges routing (seed "Provider Priority"): its score is adjusted
+	// by (1 - priority); 0 removes the provider from routing. Default 1.
+	Priority float64
+	// Operator is the jurisdiction of the company running the provider ("us",
+	// "eu", ...); Jurisdiction is where its default endpoint is hosted.
+	Operator     string
+	Jurisdiction string
+	// Regions are the provider's regional endpoints, pinned as
+	// "provider/model:region"; none means one global endpoint.
+	Regions []*Region
+}
+
+// Region is one regional endpoint of a provider.
+type Region struct {
+	ID           string // e.g. "eu-west-1"
+	Jurisdiction string // where it is hosted, e.g. "eu"
+	BaseURL      string // "" = the provider's base URL
+}
+
+// Region returns the provider's region of that id.
+func (p *ProviderInfo) Region(id string) (*Region, bool) {
+	for _, r := range p.Regions {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return nil, false
 }
 
 // Offer is one provider serving a model.
@@ -44,6 +73,8 @@ type Offer struct {
 	Price         Price
 	ContextLength int // 0: inherit the model's
 	MaxOutput     int // 0: inherit the model's
+	// Regions restricts the offer to these provider regions (nil: all of them).
+	Regions []string
 }
 
 // Model is a catalog model, identified by its root id (e.g. "gpt-4o").
@@ -56,7 +87,23 @@ type Model struct {
 	MaxOutput     int
 	Capabilities  Capabilities
 	Offers        []*Offer
+	// Status is ACTIVE (default), SUSPENDED or HIDDEN (403 for everyone),
+	// or RESTRICTED (only AllowedEmails and ULTRA users).
+	Status        string
+	AllowedEmails []string
+	AllowedOrgs   []string // organization ids allowed to use a RESTRICTED model
+	// Owner is the email of a private model ("alice@example.com/gpt-4o"):
+	// only its owner and ULTRA users may use or see it.
+	Owner string
 }
+
+// Model statuses.
+const (
+	StatusActive     = "ACTIVE"
+	StatusSuspended  = "SUSPENDED"
+	StatusRestricted = "RESTRICTED"
+	StatusHidden     = "HIDDEN"
+)
 
 // Resolution is the outcome of resolving a requested model name.
 type Resolution struct {
@@ -70,4 +117,6 @@ type Resolution struct {
 	Offers []*Offer
 	// Pinned is true when the client named the provider.
 	Pinned bool
+	// Region is set when the client pinned one ("provider/model:region").
+	Region string
 }

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/llmgw/gateway/app/logging"
 	"io"
 	"log/slog"
 	"os"
@@ -79,15 +80,16 @@ func loadConfig(log *slog.Logger) (*config.Config, error) {
 	return cfg, nil
 }
 
-// newLogger builds the process logger from LOG_LEVEL / LOG_FORMAT.
+// newLogger builds the process logger from LOG_LEVEL / LOG_FORMAT. Its
+// handler masks keys, tokens and prompt fields (app/logging). An invalid
+// setting falls back to the default and says so.
 func newLogger(w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(envOr("LOG_LEVEL", "info")))
-	opts := &slog.HandlerOptions{Level: level}
-	if envOr("LOG_FORMAT", "text") == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+	log, err := logging.New(w, envOr("LOG_LEVEL", "info"), envOr("LOG_FORMAT", "text"))
+	if err != nil {
+		log, _ = logging.New(w, "info", "text")
+		log.Warn("invalid logging settings, using info/text", "error", err)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return log
 }
 
 func envOr(k, d string) string {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"flag"
 	"io"
+	"time"
+
+	"github.com/llmgw/gateway/app/tracing"
 
 	"github.com/llmgw/gateway/app/server"
 )
@@ -19,6 +22,15 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	shutdownTracing, err := tracing.Setup(context.Background(), "llm-gateway", server.Version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(ctx)
+	}()
 	s, err := server.New(context.Background(), cfg, log)
 	if err != nil {
 		return err

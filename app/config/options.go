@@ -28,6 +28,7 @@ var Options = []Option{
 	{"REDIS_URL", "", "Optional `redis://...`: state shared by several gateway instances."},
 	{"AUTH_SECRET", "", "Secret for sessions and for encrypting provider keys at rest. Embedded mode generates one under `$DATA_DIR`; required with PostgreSQL."},
 	{"GATEWAY_API_KEY_HASH_SECRET", "", "HMAC-SHA256 secret of stored API and master keys. Embedded mode generates one under `$DATA_DIR`; required with PostgreSQL. Changing it invalidates every key."},
+	{"LLM_AZURE_API_VERSION", "2024-10-21", "The `api-version` query parameter of Azure OpenAI calls."},
 	{"GATEWAY_MODELS_FILE", "", "YAML file adding custom OpenAI-compatible providers and adding or overriding models; reloaded on SIGHUP."},
 	{"LLM_<PROVIDER>_API_KEY", "", "Upstream credential(s) of a provider; a comma-separated list is a key pool (round-robin). `<PROVIDER>` is the provider id upper-cased with `-` as `_`."},
 	{"LLM_<PROVIDER>_BASE_URL", "provider's public URL", "Upstream API root without the version segment, e.g. `https://api.openai.com`."},
@@ -44,6 +45,12 @@ var Options = []Option{
 	{"PREFERRED_PROVIDER_TTL", "3600", "Seconds a model's preferred provider is kept before it is re-scored."},
 	{"PREFERRED_PROVIDER_UPTIME_THRESHOLD", "85", "Uptime (percent) below which the preferred provider, or a session's pinned one, is replaced at once."},
 	{"PREFERRED_PROVIDER_SCORE_MARGIN", "0.15", "How much better another provider's score must be to replace the preferred one."},
+	{"LOW_UPTIME_FALLBACK_THRESHOLD", "90", "Uptime (percent) under which requests pinned to a provider go to the model's best other provider first (X-No-Fallback: true keeps the pin); 0 disables the reroute."},
+	{"GATEWAY_ON_CLIENT_DISCONNECT", "cancel", "What happens upstream when a client disconnects: `cancel` stops the upstream call at once and bills the prompt plus what was generated so far (counted with the tokenizer); `drain` lets it finish in the background (bounded by the upstream timeout) and bills its exact reported usage. Either way the request is logged as 499 request_cancelled."},
+	{"GATEWAY_CACHE_MEMORY_MB", "64", "Memory bound of the in-process response cache (used when REDIS_URL is not set; with Redis, entries live in Redis and its maxmemory policy bounds them)."},
+	{"GATEWAY_CACHE_LOOKUP_TIMEOUT", "250ms", "How long a response-cache read may take before the request is treated as a miss and goes upstream (raise it for a distant Redis)."},
+	{"GATEWAY_METRICS_TOKEN", "", "When set, GET /metrics requires `Authorization: Bearer <token>`; otherwise /metrics is open (expose it on a private network only)."},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "Enables OpenTelemetry tracing (OTLP/HTTP): one span per request and one per upstream attempt. The standard OTEL_* variables (headers, service name, sampler) apply."},
 	{"LOG_LEVEL", "info", "debug | info | warn | error."},
 	{"LOG_FORMAT", "text", "text | json."},
 	{"STRIPE_SECRET_KEY", "", "Enables billing (credits). While billing is off, models without a known price are served with `cost: null`."},
@@ -58,6 +65,7 @@ type Config struct {
 	AuthSecret           string
 	KeyHashSecret        string
 	ModelsFile           string
+	AzureAPIVersion      string
 	MaxBodyBytes         int
 	UpstreamConnect      time.Duration
 	UpstreamFirstByte    time.Duration
@@ -68,12 +76,17 @@ type Config struct {
 	LogQueueSize         int
 	LogLevel             string
 	LogFormat            string
+	OnClientDisconnect   string // cancel | drain
+	CacheMemoryBytes     int64
+	CacheLookupTimeout   time.Duration
+	MetricsToken         string
 	BillingEnabled       bool
 	TrustedProxies       []netip.Prefix
 	ExplorationRate      float64
 	PreferredTTL         time.Duration
 	PreferredUptime      float64
 	PreferredMargin      float64
+	LowUptimeFallback    float64
 
 	// GeneratedSecrets names secrets generated for embedded mode (for a warning).
 	GeneratedSecrets []string
@@ -98,6 +111,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 		AuthSecret:           p.str("AUTH_SECRET"),
 		KeyHashSecret:        p.str("GATEWAY_API_KEY_HASH_SECRET"),
 		ModelsFile:           p.str("GATEWAY_MODELS_FILE"),
+		AzureAPIVersion:      p.str("LLM_AZURE_API_VERSION"),
 		MaxBodyBytes:         p.int("GATEWAY_MAX_BODY_BYTES"),
 		UpstreamConnect:      p.dur("GATEWAY_UPSTREAM_CONNECT_TIMEOUT"),
 		UpstreamFirstByte:    p.dur("GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT"),
@@ -108,6 +122,10 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 		LogQueueSize:         p.int("GATEWAY_LOG_QUEUE_SIZE"),
 		LogLevel:             p.str("LOG_LEVEL"),
 		LogFormat:            p.str("LOG_FORMAT"),
+		OnClientDisconnect:   p.oneOf("GATEWAY_ON_CLIENT_DISCONNECT", "cancel", "drain"),
+		CacheMemoryBytes:     int64(p.int("GATEWAY_CACHE_MEMORY_MB")) << 20,
+		CacheLookupTimeout:   p.dur("GATEWAY_CACHE_LOOKUP_TIMEOUT"),
+		MetricsToken:         p.str("GATEWAY_METRICS_TOKEN"),
 		BillingEnabled:       p.str("STRIPE_SECRET_KEY") != "",
 		getenv:               getenv,
 	}
@@ -116,6 +134,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 	c.PreferredTTL = time.Duration(p.float("PREFERRED_PROVIDER_TTL", 0, 1e9) * float64(time.Second))
 	c.PreferredUptime = p.float("PREFERRED_PROVIDER_UPTIME_THRESHOLD", 0, 100)
 	c.PreferredMargin = p.float("PREFERRED_PROVIDER_SCORE_MARGIN", 0, 100)
+	c.LowUptimeFallback = p.float("LOW_UPTIME_FALLBACK_THRESHOLD", 0, 100)
 	if len(p.errs) > 0 {
 		return nil, fmt.Errorf("configuration: %s", strings.Join(p.errs, "; "))
 	}
@@ -157,6 +176,17 @@ func (p *parser) str(name string) string {
 		return v
 	}
 	return defaultOf(name)
+}
+
+func (p *parser) oneOf(name string, allowed ...string) string {
+	v := p.str(name)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.errs = append(p.errs, fmt.Sprintf("%s=%q must be one of %s", name, v, strings.Join(allowed, ", ")))
+	return allowed[0]
 }
 
 func (p *parser) int(name string) int {

@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,37 @@ type Server struct {
 	failN    int // with failOf: fail failN of every failOf chat requests (deterministic)
 	failOf   int
 	calls    int
+	byKey    map[string]int // API key -> status every chat request with it gets
+	// cancelled counts requests whose caller went away while they were slow
+	// or dripping (the gateway cancelled the upstream call).
+	cancelled atomic.Int64
+}
+
+// Cancelled is how many requests the gateway abandoned mid-way.
+func (s *Server) Cancelled() int { return int(s.cancelled.Load()) }
+
+// KeyStatus makes every chat request authenticated with key fail with status
+// (0 restores): a revoked (401) or rate-limited (429) key of a pool.
+func (s *Server) KeyStatus(key string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byKey == nil {
+		s.byKey = map[string]int{}
+	}
+	s.byKey[key] = status
+}
+
+// apiKey is the credential of a request, whichever header carries it.
+func apiKey(r *http.Request) string {
+	if k := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "); k != "" {
+		return k
+	}
+	for _, h := range []string{"x-api-key", "api-key", "x-goog-api-key"} {
+		if k := r.Header.Get(h); k != "" {
+			return k
+		}
+	}
+	return ""
 }
 
 // FailRatio makes n of every m chat requests fail with 500 (0, 0 restores).
@@ -69,9 +101,11 @@ func New() *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
 	mux.HandleFunc("POST /v1/embeddings", s.embeddings)
-	mux.HandleFunc("POST /v1/messages", s.anthropic)
+	mux.HandleFunc("POST /v1/messages", s.withThinking(s.anthropic))
 	mux.HandleFunc("POST /openai/deployments/{deployment}/chat/completions", s.chat) // Azure OpenAI
 	mux.HandleFunc("POST /v1beta/models/", s.gemini)
+	s.vllmRoutes(mux)  // vllm.go: a vLLM server under VLLMPrefix
+	s.imageRoutes(mux) // images.go: the OpenAI Images API
 	s.Server = httptest.NewServer(mux)
 	return s
 }
@@ -167,6 +201,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		s.calls++
 	}
+	if st := s.byKey[apiKey(r)]; st != 0 {
+		force = st
+		if st == 429 {
+			w.Header().Set("Retry-After", "2") // a pool key's rate limit says how long
+		}
+	}
 	s.mu.Unlock()
 	if force != 0 {
 		writeError(w, force)
@@ -179,6 +219,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-time.After(dur):
 			case <-r.Context().Done():
+				s.cancelled.Add(1)
 				return
 			}
 		}
@@ -237,11 +278,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, model, answer st
 	w.Header().Set("Content-Type", "text/event-stream")
 	fl, _ := w.(http.Flusher)
 	created := time.Now().Unix()
+	gone := false
 	send := func(choices []any, u map[string]any) {
 		if drip > 0 {
 			select {
 			case <-time.After(drip):
 			case <-r.Context().Done():
+				if !gone {
+					gone = true
+					s.cancelled.Add(1)
+				}
 			}
 		}
 		ch := map[string]any{"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices}

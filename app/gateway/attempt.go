@@ -23,6 +23,8 @@ type attempt struct {
 	errType   string
 	err       *apierr.Error
 	succeeded bool
+	start     time.Time
+	end       time.Time // for a stream: when its first chunk came
 }
 
 // routingEntry is one element of the response's metadata.routing array.
@@ -32,12 +34,26 @@ type routingEntry struct {
 	StatusCode int    `json:"status_code"`
 	ErrorType  string `json:"error_type"`
 	Succeeded  bool   `json:"succeeded"`
+	Region     string `json:"region,omitempty"`
+	// Hosting and Operator are the jurisdictions of the endpoint and of its
+	// operator when the request was routed (the compliance export reads them).
+	Hosting  string `json:"hosting,omitempty"`
+	Operator string `json:"operator,omitempty"`
 }
 
-func newAttempt(c routing.Candidate) *attempt { return &attempt{logID: ids.New("log"), cand: c} }
+func newAttempt(c routing.Candidate) *attempt {
+	return &attempt{logID: ids.New("log"), cand: c, start: time.Now()}
+}
+
+// ok records that the upstream answered (a stream: that its first chunk came).
+func (a *attempt) ok() {
+	a.succeeded, a.status = true, 200
+	a.end = time.Now()
+}
 
 // fail records a failed attempt.
 func (a *attempt) fail(err error) {
+	a.end = time.Now()
 	a.err = providers.AsAPI(err)
 	a.status = a.err.Status
 	a.errType = errorType(err)
@@ -77,16 +93,34 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && pe.Retryable()
 }
 
-func routingMetadata(atts []*attempt) json.RawMessage {
-	entries := make([]routingEntry, len(atts))
+// routingInfo is the response's (and log row's) metadata object.
+type routingInfo struct {
+	Routing         []routingEntry `json:"routing"`
+	SelectionReason string         `json:"selectionReason,omitempty"`
+	NoFallback      bool           `json:"noFallback,omitempty"`
+	Jurisdiction    string         `json:"jurisdiction,omitempty"`
+	AutoModel       string         `json:"autoSelectedModel,omitempty"`
+	OrgJurisdiction string         `json:"orgJurisdiction,omitempty"`
+}
+
+func routingMetadata(rc *reqCtx, atts []*attempt) json.RawMessage {
+	info := routingInfo{Routing: make([]routingEntry, len(atts)), SelectionReason: rc.selection, NoFallback: rc.noFallback, Jurisdiction: rc.jurisdiction, AutoModel: rc.autoModel}
+	if org := rc.id.Org.Jurisdiction(); org != "global" {
+		info.OrgJurisdiction = org
+	}
 	for i, a := range atts {
 		et := a.errType
 		if a.succeeded {
 			et = "none"
 		}
-		entries[i] = routingEntry{Provider: a.cand.Offer.Provider, Model: a.cand.Offer.Model, StatusCode: a.status, ErrorType: et, Succeeded: a.succeeded}
+		e := routingEntry{Provider: a.cand.Offer.Provider, Model: a.cand.Offer.Model, StatusCode: a.status, ErrorType: et, Succeeded: a.succeeded}
+		if a.cand.Region != nil {
+			e.Region = a.cand.Region.ID
+		}
+		e.Hosting, e.Operator = a.cand.Hosting(), a.cand.Upstream.Info.Operator
+		info.Routing[i] = e
 	}
-	b, _ := json.Marshal(map[string]any{"routing": entries})
+	b, _ := json.Marshal(info)
 	return b
 }
 
@@ -100,6 +134,8 @@ type outcome struct {
 	streamed     bool
 	ttft         time.Duration
 	err          *apierr.Error
+	servedBy     string // provider of a cached answer (no attempt was made)
+	payload      []byte // the response as stored for retain-all organizations
 }
 
 // logRequest writes one row per attempt: failed attempts that were followed by
@@ -113,9 +149,12 @@ func (g *Gateway) logRequest(rc *reqCtx, res *catalog.Resolution, atts []*attemp
 		g.countTokens(rc, out.usage.TotalTokens)
 	}
 	g.recordHealth(rc, atts, out)
+	g.observe(rc, res, atts, out)
 	routingJSON := ""
-	if len(atts) > 0 {
-		routingJSON = string(routingMetadata(atts))
+	if len(atts) > 0 || rc.jurisdiction != "" {
+		// A request refused under a jurisdiction policy keeps that decision too
+		// (the compliance export reads it).
+		routingJSON = string(routingMetadata(rc, atts))
 	}
 	final := ""
 	if n := len(atts); n > 0 {
@@ -140,10 +179,12 @@ func (g *Gateway) logRequest(rc *reqCtx, res *catalog.Resolution, atts []*attemp
 		}
 		g.fillOutcome(row, out)
 		g.Logs.Enqueue(row)
+		g.retain(rc, row.ID, out)
 	}
 	if len(atts) == 0 { // failed before any upstream call (validation, routing)
 		row := g.baseRow(rc, res)
 		row.ID = ids.New("log")
+		row.RoutingAttempts = routingJSON
 		g.fillOutcome(row, out)
 		g.Logs.Enqueue(row)
 	}
@@ -230,7 +271,7 @@ func (g *Gateway) recordHealth(rc *reqCtx, atts []*attempt, out outcome) {
 		return
 	}
 	for i, a := range atts {
-		o := routing.Observation{Provider: a.cand.Offer.Provider, Success: true}
+		o := routing.Observation{Provider: a.cand.Key(), Success: true}
 		if i < len(atts)-1 {
 			o.Success = !providerFault(a.errType)
 		} else {

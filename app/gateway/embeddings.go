@@ -5,7 +5,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/llmgw/gateway/app/pricing"
 	"github.com/llmgw/gateway/app/schema"
 	"github.com/llmgw/gateway/app/tokenizer"
 )
@@ -21,6 +20,9 @@ func (g *Gateway) Embeddings(c *fiber.Ctx) error {
 		return g.reject(rc, nil, err)
 	}
 	rc.model = req.Model
+	if err := g.guardEmbeddings(rc, req); err != nil {
+		return g.reject(rc, nil, err)
+	}
 	res, cands, err := g.route(rc, req.Model, true, func(exact bool) (int, int) {
 		if !exact {
 			return len(req.Input), 1 // a token is at least one byte of the input
@@ -44,19 +46,22 @@ func (g *Gateway) Embeddings(c *fiber.Ctx) error {
 	defer cancel()
 
 	var atts []*attempt
-	for i, cand := range cands {
+	var prev error
+	for p := newPlan(cands, g.MaxAttempts); ; {
+		cand, key, ok := p.next(prev)
+		if !ok {
+			break
+		}
 		a := newAttempt(cand)
 		atts = append(atts, a)
-		resp, err := cand.Upstream.Adapter.Embed(ctx, cand.Target(), req)
+		resp, err := cand.Upstream.Adapter.Embed(ctx, cand.Target(key), req)
+		reportKey(cand, key, err)
 		if err != nil {
 			a.fail(err)
-			if retryable(err) && i < len(cands)-1 {
-				continue
-			}
-			g.logRequest(rc, res, atts, outcome{status: a.status, err: a.err})
-			return a.err
+			prev = err
+			continue
 		}
-		a.succeeded, a.status = true, fiber.StatusOK
+		a.ok()
 		usage, estimated := resp.Usage, false
 		if usage == nil || usage.PromptTokens == 0 {
 			n := 0
@@ -65,13 +70,13 @@ func (g *Gateway) Embeddings(c *fiber.Ctx) error {
 			}
 			usage, estimated = &schema.Usage{PromptTokens: n, TotalTokens: n}, true
 		}
-		cost := pricing.Compute(cand.Offer.Price, usage)
+		cost := g.price(rc, cand.Offer.Price, usage)
 		cost.Apply(usage)
 		resp.Usage = usage
 		resp.Model = servedModelName(res, cand)
 		setServedHeaders(c, cand, resp.Model)
-		g.logRequest(rc, res, atts, outcome{status: fiber.StatusOK, usage: usage, estimated: estimated, cost: cost})
+		g.logRequest(rc, res, atts, outcome{status: fiber.StatusOK, usage: usage, estimated: estimated, cost: cost, payload: payloadOf(rc, resp)})
 		return c.JSON(resp)
 	}
-	return nil
+	return g.giveUp(rc, res, atts, false)
 }

@@ -9,14 +9,20 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/llmgw/gateway/app/catalog"
 	"github.com/llmgw/gateway/app/keys"
+	"github.com/llmgw/gateway/app/metrics"
+	"github.com/llmgw/gateway/app/orgkeys"
 	"github.com/llmgw/gateway/app/ratelimit"
+	"github.com/llmgw/gateway/app/respcache"
+	"github.com/llmgw/gateway/app/retention"
 	"github.com/llmgw/gateway/app/routing"
+	"github.com/llmgw/gateway/app/secevents"
 	"github.com/llmgw/gateway/app/spend"
 	"github.com/llmgw/gateway/models"
 )
@@ -37,11 +43,30 @@ type Deps struct {
 	Selector *routing.Selector
 	Logs     LogSink
 	Log      *slog.Logger
+	// Cache is the response cache (nil: off for every project).
+	Cache *respcache.Cache
+	// Payloads stores request/response payloads of retain-all organizations (nil: never).
+	Payloads *retention.Writer
+	// SecEvents records guardrail violations (nil: not recorded).
+	SecEvents *secevents.Writer
+	// HTTPClient is the server's upstream client, used by relayed calls (the
+	// provider adapters hold the same client).
+	HTTPClient *http.Client
+	// OrgKeys serves organizations' own provider keys (nil: none are used).
+	OrgKeys *orgkeys.Cache
+	// Metrics receives per-request and per-attempt observations (nil: none).
+	Metrics *metrics.Metrics
 
 	UpstreamTimeout       time.Duration
 	UpstreamStreamTimeout time.Duration
 	// UpstreamFirstByte bounds how long a stream may take to produce its first chunk.
 	UpstreamFirstByte time.Duration
+	// LowUptimeFallback is the uptime (percent) under which a pinned
+	// provider's requests go to the best other provider first (seed
+	// "Low-Uptime Protection"; LOW_UPTIME_FALLBACK_THRESHOLD, 0 disables).
+	LowUptimeFallback float64
+	// OnClientDisconnect is GATEWAY_ON_CLIENT_DISCONNECT: "cancel" (default) or "drain".
+	OnClientDisconnect string
 	// MaxAttempts bounds upstream attempts per request (1 + retries).
 	MaxAttempts int
 	// BillingEnabled refuses models whose price is unknown.
@@ -57,9 +82,11 @@ type Gateway struct {
 	Deps
 	// base is cancelled when shutdown's grace period is over: in-flight upstream
 	// calls then end, and their partial usage is still logged.
-	base     context.Context
-	stop     context.CancelFunc
-	inflight sync.WaitGroup
+	base context.Context
+	stop context.CancelFunc
+	// relayClient is HTTPClient without redirects (relay.go).
+	relayClient *http.Client
+	inflight    sync.WaitGroup
 }
 
 // New builds a gateway.
@@ -74,7 +101,7 @@ func New(d Deps) *Gateway {
 		d.UpstreamStreamTimeout = 20 * time.Minute
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Gateway{Deps: d, base: ctx, stop: cancel}
+	return &Gateway{Deps: d, base: ctx, stop: cancel, relayClient: relayClientOf(d.HTTPClient)}
 }
 
 // Abort cancels every in-flight upstream call and waits (up to ctx) for their

@@ -19,6 +19,21 @@ type modelEntry struct {
 	Capabilities  []string    `json:"capabilities,omitempty"`
 	Providers     []string    `json:"providers,omitempty"`
 	Available     bool        `json:"available"`
+	// Status is the model's status (ACTIVE, SUSPENDED, RESTRICTED; HIDDEN
+	// models are not listed), as Devora clients expect.
+	Status string `json:"status"`
+	// Routing is the model's routing configuration, shown to admins only.
+	Routing []routeEntry `json:"routing,omitempty"`
+}
+
+// routeEntry is one provider a model is routed to (admins only: it names
+// internal endpoints).
+type routeEntry struct {
+	Provider string   `json:"provider"`
+	Model    string   `json:"model"`
+	BaseURL  string   `json:"baseUrl,omitempty"`
+	Regions  []string `json:"regions,omitempty"`
+	Priority float64  `json:"priority"`
 }
 
 // modelPrice is in USD per 1M tokens, as decimal strings (exact).
@@ -31,18 +46,32 @@ type modelPrice struct {
 
 // Models serves GET /v1/models: every root id, then every provider/model id.
 func (g *Gateway) Models(c *fiber.Ctx) error {
-	if _, err := g.Keys.Authenticate(c.UserContext(), bearerToken(c)); err != nil {
+	id, err := g.Keys.Authenticate(c.UserContext(), bearerToken(c))
+	if err != nil {
 		return authError(err)
 	}
 	ups := g.Upstreams()
 	cat := g.Catalog.Get()
+	admin := isAdmin(id)
 	var data []modelEntry
 	for _, m := range cat.Models() {
+		if !visible(id, m) {
+			continue
+		}
 		root := modelEntry{ID: m.ID, Object: "model", Created: m.Created, OwnedBy: m.OwnedBy, Name: m.Name,
-			ContextLength: m.ContextLength, Capabilities: capabilityList(m.Capabilities)}
+			ContextLength: m.ContextLength, Capabilities: capabilityList(m.Capabilities), Status: m.Status}
 		var pinned []modelEntry
 		for _, o := range m.Offers {
-			_, ok := ups.Get(o.Provider)
+			up, ok := ups.Get(o.Provider)
+			if admin && ok {
+				re := routeEntry{Provider: o.Provider, Model: o.Model, BaseURL: up.BaseURL, Priority: up.Info.Priority}
+				for _, r := range up.Info.Regions {
+					if o.InRegion(r.ID) {
+						re.Regions = append(re.Regions, r.ID)
+					}
+				}
+				root.Routing = append(root.Routing, re)
+			}
 			root.Providers = append(root.Providers, o.Provider)
 			root.Available = root.Available || ok
 			if root.Pricing == nil && o.Price.Known {
@@ -50,7 +79,7 @@ func (g *Gateway) Models(c *fiber.Ctx) error {
 			}
 			pinned = append(pinned, modelEntry{ID: o.Provider + "/" + m.ID, Object: "model", Created: m.Created,
 				OwnedBy: o.Provider, Name: m.Name, ContextLength: m.ContextLength, Pricing: priceOf(o.Price),
-				Capabilities: root.Capabilities, Providers: []string{o.Provider}, Available: ok})
+				Capabilities: root.Capabilities, Providers: []string{o.Provider}, Available: ok, Status: m.Status})
 		}
 		data = append(data, root)
 		data = append(data, pinned...)

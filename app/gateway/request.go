@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -11,7 +13,9 @@ import (
 	"github.com/llmgw/gateway/app/apierr"
 	"github.com/llmgw/gateway/app/ids"
 	"github.com/llmgw/gateway/app/keys"
+	"github.com/llmgw/gateway/app/routing"
 	"github.com/llmgw/gateway/app/spend"
+	"github.com/llmgw/gateway/app/tracing"
 )
 
 // reqCtx is what the pipeline knows about one client request.
@@ -32,6 +36,14 @@ type reqCtx struct {
 	bodyLen      int    // request body size, a cheap prompt-size estimate
 	strategy     string // the request's "routing" field
 	streaming    bool
+	noFallback   bool                // X-No-Fallback: true
+	selection    string              // why the first candidate was chosen
+	jurisdiction string              // the request's jurisdiction policy (model tier)
+	path         string              // the route, for span names
+	autoModel    string              // the model "auto" chose
+	cands        []routing.Candidate // the routed candidates, best first
+	retainBody   []byte              // the request body, kept when the org retains payloads
+	traceParent  context.Context
 }
 
 // begin starts a request: assigns its id, authenticates the key and collects the
@@ -57,7 +69,15 @@ func (g *Gateway) begin(c *fiber.Ctx, endpoint string) (*reqCtx, error) {
 		return nil, err
 	}
 	rc.id = id
+	if id.Org.RetainAll() {
+		rc.retainBody = bytes.Clone(c.Body()) // fiber reuses the body buffer once the handler returns
+	}
 	rc.source = strings.Clone(truncate(c.Get("X-Source"), 255))
+	rc.noFallback = strings.EqualFold(c.Get("X-No-Fallback"), "true")
+	if tracing.Enabled() {
+		rc.path = strings.Clone(c.Path())
+		rc.traceParent = tracing.Extract(context.Background(), func(k string) string { return c.Get(k) })
+	}
 	rc.userAgent = strings.Clone(truncate(c.Get(fiber.HeaderUserAgent), 512))
 	rc.sessionID = strings.Clone(truncate(firstNonEmpty(c.Get("X-Session-Id"), c.Get("X-Session-Affinity")), 255))
 	rc.metadata = metadataHeaders(c)

@@ -24,12 +24,30 @@ func (g *Gateway) route(rc *reqCtx, model string, needEmbeddings bool, size size
 			model = "test/embed"
 		}
 	}
+	if t, ok := parseTier(model); ok && !rc.id.Key.Test {
+		if t.strategy != "" && rc.strategy != "" && rc.strategy != t.strategy {
+			return nil, nil, apierr.BadRequest(fmt.Sprintf("The model tier '%s' names a strategy that contradicts the 'routing' field.", model), "routing")
+		}
+		if t.strategy != "" {
+			rc.strategy = t.strategy
+		}
+		rc.jurisdiction, model = t.policy, t.model
+		if model == "" {
+			var err error
+			if model, err = g.chooseModel(rc, t, needEmbeddings); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	res, err := g.Catalog.Get().Resolve(model)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
 			return nil, nil, apierr.ModelNotFound(model)
 		}
 		return nil, nil, apierr.BadRequest(err.Error(), "model")
+	}
+	if err := checkAccess(rc.id, rc.model, res.Model); err != nil {
+		return res, nil, err
 	}
 	if needEmbeddings != res.Model.Capabilities.Embeddings {
 		what := "a chat"
@@ -39,6 +57,9 @@ func (g *Gateway) route(rc *reqCtx, model string, needEmbeddings bool, size size
 		return nil, nil, apierr.BadRequest(fmt.Sprintf("Model '%s' is not %s model.", model, what), "model").WithCode("invalid_model")
 	}
 	cands, why := g.Upstreams().Candidates(res)
+	if cands, err = g.withOrgKeys(rc, res, cands); err != nil {
+		return res, nil, err
+	}
 	if g.BillingEnabled {
 		cands = pricedOnly(cands)
 	}
@@ -46,16 +67,27 @@ func (g *Gateway) route(rc *reqCtx, model string, needEmbeddings bool, size size
 	if err != nil {
 		return res, nil, err
 	}
+	if org := rc.id.Org.Jurisdiction(); (org != "global" || rc.jurisdiction != "") && !rc.id.Key.Test {
+		if rc.jurisdiction == "" {
+			rc.jurisdiction = org // recorded on the log row
+		}
+		if cands = g.inJurisdictions(rc, cands); len(cands) == 0 {
+			policy := rc.jurisdiction
+			if org != "global" && org != policy {
+				policy += "' and the organization's policy '" + org
+			}
+			return res, nil, apierr.Forbidden(fmt.Sprintf("Model '%s' has no provider allowed under the jurisdiction policy '%s'.", res.Model.ID, policy)).WithCode("jurisdiction_violation")
+		}
+	}
 	if rc.strategy != "" && res.Pinned {
 		return res, nil, apierr.BadRequest("The 'routing' strategy cannot be combined with a pinned provider: remove the provider prefix from the model to use it.", "routing")
 	}
-	if g.Selector != nil && !res.Pinned && len(cands) > 1 {
-		prompt := rc.promptTokens
-		if prompt == 0 {
-			prompt = rc.bodyLen / 4 // ~4 bytes a token: enough to tell a 5,000-token prompt
-		}
-		cands, _ = g.Selector.Order(routing.Request{Model: res.Model.ID, Streaming: rc.streaming, PromptTokens: prompt,
-			Strategy: rc.strategy, Session: rc.sessionID}, cands)
+	cands = g.order(rc, res, cands)
+	if res.Pinned && !rc.noFallback {
+		cands = g.lowUptimeReroute(rc, res, cands)
+	}
+	if rc.noFallback && len(cands) > 1 {
+		cands = cands[:1] // other keys of the same provider may still be tried
 	}
 	if len(cands) == 0 {
 		if why == "" {
@@ -69,7 +101,57 @@ func (g *Gateway) route(rc *reqCtx, model string, needEmbeddings bool, size size
 	if err := g.reserve(rc, res, cands, size); err != nil {
 		return res, nil, err
 	}
+	rc.cands = cands
 	return res, cands, nil
+}
+
+// order ranks the candidates from live health (several providers of a root id,
+// or several regions of a pinned provider) and notes why the first was chosen.
+func (g *Gateway) order(rc *reqCtx, res *catalog.Resolution, cands []routing.Candidate) []routing.Candidate {
+	if g.Selector == nil || len(cands) < 2 {
+		if res.Pinned {
+			rc.selection = "provider-pinned"
+		}
+		return cands
+	}
+	prompt := rc.promptTokens
+	if prompt == 0 {
+		prompt = rc.bodyLen / 4 // ~4 bytes a token: enough to tell a 5,000-token prompt
+	}
+	cands, rc.selection = g.Selector.Order(routing.Request{Model: res.Model.ID, Streaming: rc.streaming, PromptTokens: prompt,
+		Strategy: rc.strategy, Session: rc.sessionID}, cands)
+	return cands
+}
+
+// lowUptimeReroute puts the model's other providers in front of a pinned
+// provider whose every candidate is below g.LowUptimeFallback. With no
+// alternative the pinned provider is still tried.
+func (g *Gateway) lowUptimeReroute(rc *reqCtx, res *catalog.Resolution, pinned []routing.Candidate) []routing.Candidate {
+	if g.Selector == nil || g.Selector.Health == nil || len(pinned) == 0 || rc.id.Key.Test || g.LowUptimeFallback <= 0 {
+		return pinned
+	}
+	for _, c := range pinned {
+		if g.Selector.Health.Metrics(c.Key()).Uptime >= g.LowUptimeFallback {
+			return pinned
+		}
+	}
+	root, err := g.Catalog.Get().Resolve(res.Model.ID)
+	if err != nil {
+		return pinned
+	}
+	all, _ := g.Upstreams().Candidates(root)
+	var alts []routing.Candidate
+	for _, c := range all {
+		if c.Offer.Provider != pinned[0].Offer.Provider && (!g.BillingEnabled || c.Offer.Price.Known) && g.allowedFor(rc, c) {
+			alts = append(alts, c)
+		}
+	}
+	if alts, err = allowed(rc.id.Rules, res.Model.ID, root, alts); err != nil || len(alts) == 0 {
+		return pinned
+	}
+	alts = g.order(rc, root, alts)
+	rc.selection = "low-uptime-fallback"
+	return append(alts, pinned...)
 }
 
 // sizer tells the prompt tokens of a request and the most it may generate (0:

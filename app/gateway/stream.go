@@ -12,8 +12,8 @@ import (
 
 	"github.com/llmgw/gateway/app/apierr"
 	"github.com/llmgw/gateway/app/catalog"
-	"github.com/llmgw/gateway/app/pricing"
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/respcache"
 	"github.com/llmgw/gateway/app/routing"
 	"github.com/llmgw/gateway/app/schema"
 )
@@ -23,32 +23,48 @@ import (
 // replaced by the next candidate, and an error can still be a plain JSON error
 // with its real status.
 func (g *Gateway) streamChat(c *fiber.Ctx, rc *reqCtx, proto Protocol, req *schema.ChatRequest, res *catalog.Resolution, cands []routing.Candidate) error {
+	ct := g.cacheFor(rc, req)
+	if ct != nil {
+		if resp, ok := g.Cache.Lookup(g.base, ct.key); ok {
+			return g.streamCached(c, rc, proto, res, resp)
+		}
+		c.Set(CacheHeader, "MISS")
+		g.Metrics.CacheLookup(false)
+	}
 	ctx, cancel := context.WithTimeout(g.base, g.UpstreamStreamTimeout)
 	var atts []*attempt
 	var stream providers.ChatStream
 	var first *schema.ChatChunk
-	for i, cand := range cands {
+	var prev error
+	for p := newPlan(cands, g.MaxAttempts); ; {
+		cand, key, ok := p.next(prev)
+		if !ok {
+			break
+		}
 		a := newAttempt(cand)
 		atts = append(atts, a)
-		s, f, err := g.openStream(ctx, cand, req)
-		first = f
+		s, f, err := g.openStream(ctx, cand, key, req)
+		reportKey(cand, key, err)
 		if err != nil {
 			a.fail(err)
-			if retryable(err) && i < len(cands)-1 {
-				continue
-			}
-			cancel()
-			g.logRequest(rc, res, atts, outcome{status: a.status, err: a.err, streamed: true})
-			return a.err
+			prev = err
+			continue
 		}
-		a.succeeded, a.status = true, fiber.StatusOK
-		stream = s
+		a.ok()
+		stream, first = s, f
 		break
+	}
+	if stream == nil {
+		cancel()
+		return g.giveUp(rc, res, atts, true)
 	}
 
 	cand := atts[len(atts)-1].cand
 	sp := &streamPump{g: g, rc: rc, req: req, res: res, atts: atts, cand: cand,
-		model: servedModelName(res, cand), stream: stream, first: first, cancel: cancel}
+		model: servedModelName(res, cand), stream: stream, first: first, cancel: cancel, cache: ct}
+	if ct != nil || rc.retainBody != nil {
+		sp.acc = &respcache.Accumulator{}
+	}
 	sp.enc = proto.NewStream(sp.model, rc.promptTokens)
 	setServedHeaders(c, cand, sp.model)
 	c.Set(fiber.HeaderContentType, "text/event-stream")
@@ -74,6 +90,8 @@ type streamPump struct {
 	first  *schema.ChatChunk
 	cancel context.CancelFunc
 	enc    StreamEncoder
+	cache  *cacheTarget           // where a complete answer is stored (nil: not cached)
+	acc    *respcache.Accumulator // rebuilds the answer for the cache
 
 	id      string
 	created int64
@@ -102,8 +120,12 @@ func (p *streamPump) run(w *bufio.Writer) {
 				_ = w.Flush()
 				break
 			}
-			// The client went away: stop the upstream now, bill what was generated.
+			// The client went away: stop the upstream now and bill what was
+			// generated, or (drain) read the rest to bill its exact usage.
 			out.status, out.err = 499, apierr.Cancelled("Client closed the connection.")
+			if p.g.drainOnDisconnect() {
+				p.drain()
+			}
 			break
 		}
 		chunk, err = p.stream.Recv()
@@ -121,18 +143,44 @@ func (p *streamPump) run(w *bufio.Writer) {
 		_ = w.Flush()
 	}
 	usage, estimated := p.finalUsage()
-	cost := pricing.Compute(p.cand.Offer.Price, usage)
+	cost := p.g.price(p.rc, p.cand.Offer.Price, usage)
 	cost.Apply(usage)
 	if out.err == nil {
 		p.writeUsage(w, usage)
+		if p.cache != nil {
+			resp := p.acc.Response()
+			resp.Model = p.model
+			p.g.Cache.Put(p.g.base, p.cache.key, resp, p.cache.ttl)
+		}
 	}
 	out.usage, out.estimated, out.cost, out.finishReason, out.ttft = usage, estimated, cost, p.finish, p.ttft
+	if p.acc != nil && p.rc.retainBody != nil {
+		resp := p.acc.Response()
+		resp.Model, resp.Usage = p.model, usage
+		out.payload = payloadOf(p.rc, resp)
+	}
 	p.g.logRequest(p.rc, p.res, p.atts, out)
+}
+
+// drain reads the rest of the upstream stream after the client left, keeping
+// only what metering needs (bounded by the stream's own timeout).
+func (p *streamPump) drain() {
+	p.cache = nil // an answer nobody saw completely is not cached
+	for {
+		ch, err := p.stream.Recv()
+		if err != nil {
+			return
+		}
+		_ = p.forward(nil, ch)
+	}
 }
 
 // forward rewrites an upstream chunk into the gateway's shape and sends it.
 // Usage is held back: the gateway sends its own priced usage chunk at the end.
 func (p *streamPump) forward(w *bufio.Writer, ch *schema.ChatChunk) error {
+	if p.acc != nil {
+		p.acc.Add(ch)
+	}
 	if ch.Usage != nil {
 		p.usage = ch.Usage
 		ch.Usage = nil
@@ -156,8 +204,8 @@ func (p *streamPump) forward(w *bufio.Writer, ch *schema.ChatChunk) error {
 			p.text.WriteString(tc.Function.Arguments)
 		}
 	}
-	if len(ch.Choices) == 0 {
-		return nil // a usage-only chunk
+	if len(ch.Choices) == 0 || w == nil {
+		return nil // a usage-only chunk, or draining for a client that left
 	}
 	if p.ttft == 0 {
 		p.ttft = time.Since(p.rc.start)
@@ -190,7 +238,7 @@ func (p *streamPump) writeUsage(w *bufio.Writer, u *schema.Usage) {
 	if id == "" {
 		id, created = "chatcmpl-"+p.rc.requestID, unixNow()
 	}
-	if p.enc.Finish(w, id, created, u, routingMetadata(p.atts)) == nil {
+	if p.enc.Finish(w, id, created, u, routingMetadata(p.rc, p.atts)) == nil {
 		_ = w.Flush()
 	}
 }
@@ -200,25 +248,33 @@ var errFirstByte = errors.New("first byte timeout")
 
 // openStream starts an upstream stream and reads its first chunk, within the
 // first-byte limit. The stream's own context lives on (ctx) once it has begun.
-func (g *Gateway) openStream(ctx context.Context, cand routing.Candidate, req *schema.ChatRequest) (providers.ChatStream, *schema.ChatChunk, error) {
+func (g *Gateway) openStream(ctx context.Context, cand routing.Candidate, key *routing.PoolKey, req *schema.ChatRequest) (providers.ChatStream, *schema.ChatChunk, error) {
 	attemptCtx, cancel := context.WithCancelCause(ctx)
+	var timer *time.Timer
 	if g.UpstreamFirstByte > 0 {
-		t := time.AfterFunc(g.UpstreamFirstByte, func() { cancel(errFirstByte) })
-		defer t.Stop()
+		timer = time.AfterFunc(g.UpstreamFirstByte, func() { cancel(errFirstByte) })
+		defer timer.Stop()
 	}
-	s, err := cand.Upstream.Adapter.ChatStream(attemptCtx, cand.Target(), req)
+	s, err := cand.Upstream.Adapter.ChatStream(attemptCtx, cand.Target(key), req)
 	var first *schema.ChatChunk
 	if err == nil {
 		first, err = s.Recv()
 		if errors.Is(err, io.EOF) { // an empty but clean stream
 			err = nil
 		}
+		// The deadline may have fired just as the first chunk arrived: the
+		// stream's context is then cancelled and would break after one chunk.
+		// Nothing reached the client yet, so it counts as a first-byte timeout
+		// and the next provider can still take over.
+		if err == nil && timer != nil && !timer.Stop() {
+			err = errFirstByte // the timer's func may not have cancelled yet
+		}
 		if err != nil {
 			s.Close()
 		}
 	}
 	if err != nil {
-		if errors.Is(context.Cause(attemptCtx), errFirstByte) {
+		if errors.Is(err, errFirstByte) || errors.Is(context.Cause(attemptCtx), errFirstByte) {
 			err = &providers.Error{Kind: providers.KindTimeout, Provider: cand.Offer.Provider, Err: errFirstByte}
 		}
 		cancel(nil)

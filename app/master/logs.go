@@ -47,6 +47,12 @@ type logView struct {
 	Retried           bool            `json:"retried"`
 	RetriedByLogID    string          `json:"retriedByLogId,omitempty"`
 	Routing           json.RawMessage `json:"routing"`
+	// The routing decision around the attempts (see the gateway's metadata.routing).
+	SelectionReason   string `json:"selectionReason,omitempty"`
+	NoFallback        bool   `json:"noFallback,omitempty"`
+	Jurisdiction      string `json:"jurisdiction,omitempty"`
+	OrgJurisdiction   string `json:"orgJurisdiction,omitempty"`
+	AutoSelectedModel string `json:"autoSelectedModel,omitempty"`
 }
 
 func viewLog(r *models.RequestLog) logView {
@@ -58,7 +64,12 @@ func viewLog(r *models.RequestLog) logView {
 	}
 	routing := raw(r.RoutingAttempts, `{"routing":[]}`)
 	var wrapped struct {
-		Routing json.RawMessage `json:"routing"`
+		Routing           json.RawMessage `json:"routing"`
+		SelectionReason   string          `json:"selectionReason"`
+		NoFallback        bool            `json:"noFallback"`
+		Jurisdiction      string          `json:"jurisdiction"`
+		OrgJurisdiction   string          `json:"orgJurisdiction"`
+		AutoSelectedModel string          `json:"autoSelectedModel"`
 	}
 	if json.Unmarshal(routing, &wrapped) == nil && wrapped.Routing != nil {
 		routing = wrapped.Routing
@@ -70,7 +81,9 @@ func viewLog(r *models.RequestLog) logView {
 		CachedTokens: r.CachedTokens, ReasoningTokens: r.ReasoningTokens, TotalTokens: r.TotalTokens, TokensEstimated: r.TokensEstimated,
 		Cost: usdPtr(r.TotalCost), InputCost: usdPtr(r.InputCost), OutputCost: usdPtr(r.OutputCost), CachedInputCost: usdPtr(r.CachedInputCost),
 		DurationMs: r.DurationMs, TimeToFirstToken: r.TTFTMs, Source: r.Source, SessionID: r.SessionID, Metadata: raw(r.Metadata, "{}"),
-		ErrorType: r.ErrorType, ErrorMessage: r.ErrorMessage, Retried: r.Retried, RetriedByLogID: r.RetriedByLogID, Routing: routing}
+		ErrorType: r.ErrorType, ErrorMessage: r.ErrorMessage, Retried: r.Retried, RetriedByLogID: r.RetriedByLogID, Routing: routing,
+		SelectionReason: wrapped.SelectionReason, NoFallback: wrapped.NoFallback, Jurisdiction: wrapped.Jurisdiction,
+		OrgJurisdiction: wrapped.OrgJurisdiction, AutoSelectedModel: wrapped.AutoSelectedModel}
 }
 
 // logs serves GET /v1/master/logs, newest first with cursor pagination. Filters:

@@ -13,9 +13,11 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/llmgw/gateway/app/apierr"
+	"github.com/llmgw/gateway/app/catalog"
 	"github.com/llmgw/gateway/app/iam"
 	"github.com/llmgw/gateway/app/keys"
 	"github.com/llmgw/gateway/app/provision"
+	"github.com/llmgw/gateway/app/retention"
 	"github.com/llmgw/gateway/models"
 )
 
@@ -24,6 +26,18 @@ type API struct {
 	DB     *gorm.DB
 	Prov   *provision.Service
 	Hasher *keys.Hasher
+	// Payloads reads retained request/response payloads (data retention);
+	// nil: GET /logs/{id}/payload answers 404.
+	Payloads *retention.Store
+	// Catalog gives the providers' operator and hosting jurisdictions to the
+	// audit export; nil: those columns stay empty.
+	Catalog func() *catalog.Catalog
+	// OnProviderKeys is called after an organization provider key changed
+	// (the server reloads its in-memory keys).
+	OnProviderKeys func()
+	// ExportBatchSize is how many log rows the audit export reads per query
+	// (0: 1,000).
+	ExportBatchSize int
 }
 
 // Register mounts the routes on r (the /v1/master group).
@@ -43,9 +57,20 @@ func (a *API) Register(r fiber.Router) {
 	r.Post("/keys/:id/iam", a.createRule)
 	r.Patch("/keys/:id/iam/:ruleId", a.updateRule)
 	r.Delete("/keys/:id/iam/:ruleId", a.deleteRule)
+	r.Get("/provider-keys", a.listProviderKeys)
+	r.Post("/provider-keys", a.createProviderKey)
+	r.Patch("/provider-keys/:id", a.updateProviderKey)
+	r.Delete("/provider-keys/:id", a.deleteProviderKey)
 	r.Get("/audit-logs", a.auditLogs)
+	r.Get("/audit-logs/export", a.exportAuditLogs)
 	r.Get("/usage", a.usage)
 	r.Get("/logs", a.logs)
+	r.Get("/logs/:id/payload", a.logPayload)
+	r.Get("/organization", a.getOrganization)
+	r.Patch("/organization", a.updateOrganization)
+	r.Get("/guardrails", a.getGuardrails)
+	r.Put("/guardrails", a.putGuardrails)
+	r.Get("/security-events", a.securityEvents)
 }
 
 // authenticate resolves the master key. Management traffic is light, so the

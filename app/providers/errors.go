@@ -75,6 +75,11 @@ func (e *Error) Retryable() bool {
 func (e *Error) API() *apierr.Error {
 	switch e.Kind {
 	case KindStatus:
+		if e.Status == 401 {
+			// The gateway's provider key was refused: the client's request and
+			// key are fine, so this is the gateway's failure, not a 401.
+			return apierr.BadGateway(fmt.Sprintf("Upstream provider %s rejected the gateway's API key.", e.Provider))
+		}
 		if e.Status >= 400 && e.Status < 500 {
 			msg := e.Message
 			if msg == "" {

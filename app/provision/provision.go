@@ -48,6 +48,7 @@ func (s *Service) Setup(ctx context.Context, email string) (*SetupResult, error)
 	var res SetupResult
 	var project models.Project
 	var ak models.APIKey
+	var owner models.User
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := time.Now().UTC()
 		var user models.User
@@ -74,6 +75,7 @@ func (s *Service) Setup(ctx context.Context, email string) (*SetupResult, error)
 			return err
 		}
 		res.OrganizationID = member.OrganizationID
+		owner = user
 
 		err = tx.Where("organization_id = ? AND status = ?", member.OrganizationID, "active").Order("created_at").Take(&project).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -100,6 +102,9 @@ func (s *Service) Setup(ctx context.Context, email string) (*SetupResult, error)
 		return nil, err
 	}
 	// Only once committed: the cache must never hold a key the database lacks.
+	if s.Cache != nil {
+		s.Cache.PutUser(&owner)
+	}
 	s.notifyProject(&project)
 	s.notifyKey(&ak)
 	return &res, nil

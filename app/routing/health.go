@@ -7,11 +7,14 @@ import (
 
 // Health keeps per-provider metrics from real traffic over a 60-minute window
 // of one-minute buckets, read with the seed's time decay: the last minute
-// weighs 10x, the last 5 minutes 3x, the rest 1x. In memory per instance.
+// weighs 10x, the last 5 minutes 3x, the rest 1x. In memory per instance
+// (NewHealth), or shared by every instance through Redis (NewSharedHealth,
+// health_redis.go) while Record and Metrics stay in-memory operations.
 type Health struct {
 	mu  sync.Mutex
-	m   map[string]*series
-	now func() time.Time
+	m   map[string]*series // this instance's own observations
+	now func() time.Time   // guarded by mu (background goroutines read it too)
+	sh  *shared            // nil in memory-only mode
 }
 
 const buckets = 60
@@ -28,11 +31,15 @@ type bucket struct {
 
 type series struct{ b [buckets]bucket }
 
-// NewHealth returns an empty tracker.
+// NewHealth returns an empty in-memory tracker.
 func NewHealth() *Health { return &Health{m: map[string]*series{}, now: time.Now} }
 
 // SetClock injects a clock (tests simulate time with it).
-func (h *Health) SetClock(now func() time.Time) { h.now = now }
+func (h *Health) SetClock(now func() time.Time) {
+	h.mu.Lock()
+	h.now = now
+	h.mu.Unlock()
+}
 
 // Observation is the result of one upstream attempt.
 type Observation struct {
@@ -43,20 +50,33 @@ type Observation struct {
 	TTFT     time.Duration // streaming only; 0 otherwise
 }
 
-// Record adds an attempt to the window.
+// Record adds an attempt to the window. It never waits on I/O: in shared mode
+// the observation is also queued for the next asynchronous flush.
 func (h *Health) Record(o Observation) {
-	minute := h.now().Unix() / 60
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := h.m[o.Provider]
+	minute := h.now().Unix() / 60
+	at(h.m, o.Provider, minute).add(o)
+	if h.sh != nil {
+		h.sh.queue(o, minute)
+	}
+}
+
+// at returns the bucket of key for minute, creating or recycling it.
+func at(m map[string]*series, key string, minute int64) *bucket {
+	s := m[key]
 	if s == nil {
 		s = &series{}
-		h.m[o.Provider] = s
+		m[key] = s
 	}
 	b := &s.b[minute%buckets]
 	if b.minute != minute {
 		*b = bucket{minute: minute}
 	}
+	return b
+}
+
+func (b *bucket) add(o Observation) {
 	b.requests++
 	if !o.Success {
 		b.errors++
@@ -91,39 +111,58 @@ func weight(age int64) float64 {
 	return 1
 }
 
-// Metrics returns the decayed metrics of a provider.
-func (h *Health) Metrics(provider string) Metrics {
-	minute := h.now().Unix() / 60
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	s := h.m[provider]
+// decayed accumulates weighted bucket sums; the decay is linear, so several
+// series (shared snapshot, sent, pending) can be added one after the other.
+type decayed struct{ req, errs, tok, gen, ttft, ttftN float64 }
+
+func (d *decayed) add(s *series, minute int64) {
 	if s == nil {
-		return Metrics{Uptime: 100}
+		return
 	}
-	var req, errs, tok, gen, ttft, ttftN float64
 	for i := range s.b {
 		b := &s.b[i]
 		age := minute - b.minute
-		if b.requests == 0 || age < 0 || age >= buckets {
+		if age < 0 || age >= buckets {
 			continue
 		}
 		w := weight(age)
-		req += w * b.requests
-		errs += w * b.errors
-		tok += w * b.tokens
-		gen += w * b.genSeconds
-		ttft += w * b.ttftSum
-		ttftN += w * b.ttftCount
+		d.req += w * b.requests
+		d.errs += w * b.errors
+		d.tok += w * b.tokens
+		d.gen += w * b.genSeconds
+		d.ttft += w * b.ttftSum
+		d.ttftN += w * b.ttftCount
 	}
-	if req == 0 {
+}
+
+func (d *decayed) metrics() Metrics {
+	if d.req <= 0 {
 		return Metrics{Uptime: 100}
 	}
-	m := Metrics{Known: true, Uptime: 100 * (req - errs) / req, Requests: req}
-	if gen > 0 {
-		m.Throughput = tok / gen
+	m := Metrics{Known: true, Uptime: 100 * (d.req - d.errs) / d.req, Requests: d.req}
+	if d.gen > 0 {
+		m.Throughput = d.tok / d.gen
 	}
-	if ttftN > 0 {
-		m.TTFT = ttft / ttftN
+	if d.ttftN > 0 {
+		m.TTFT = d.ttft / d.ttftN
 	}
 	return m
+}
+
+// Metrics returns the decayed metrics of a provider. In shared mode: the last
+// snapshot of the shared window plus this instance's observations not in it
+// yet; while Redis is unreachable, this instance's own observations.
+func (h *Health) Metrics(provider string) Metrics {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	minute := h.now().Unix() / 60
+	var d decayed
+	if h.sh != nil && !h.sh.down {
+		d.add(h.sh.snap[provider], minute)
+		d.add(h.sh.sent[provider], minute)
+		d.add(h.sh.pending[provider], minute)
+	} else {
+		d.add(h.m[provider], minute)
+	}
+	return d.metrics()
 }

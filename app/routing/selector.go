@@ -67,7 +67,11 @@ func (s *Selector) Order(req Request, cands []Candidate) ([]Candidate, string) {
 	}
 	scored := make([]Scored, len(cands))
 	for i, c := range cands {
-		scored[i] = Scored{Offer: c.Offer, Metrics: s.Health.Metrics(c.Offer.Provider), Priority: 1,
+		prio := 1.0
+		if c.Upstream != nil {
+			prio = c.Upstream.Info.Priority
+		}
+		scored[i] = Scored{Offer: c.Offer, Metrics: s.Health.Metrics(c.Key()), Priority: prio,
 			CacheSupported: c.Offer.Price.CachedInput > 0 || c.Offer.Price.CacheWrite > 0}
 	}
 	ScoreAll(scored, StrategyWeights(req.Strategy), req.Streaming, req.PromptTokens)
@@ -80,9 +84,9 @@ func (s *Selector) Order(req Request, cands []Candidate) ([]Candidate, string) {
 	byProvider := map[string]int{}
 	for i, j := range idx {
 		ranked[i] = cands[j]
-		byProvider[cands[j].Offer.Provider] = j
+		byProvider[cands[j].Key()] = j
 	}
-	best := ranked[0].Offer.Provider
+	best := ranked[0].Key()
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -102,7 +106,7 @@ func (s *Selector) Order(req Request, cands []Candidate) ([]Candidate, string) {
 		return ranked, ReasonSessionSticky
 	}
 	if s.Exploration > 0 && s.rand() < s.Exploration {
-		pick := ranked[int(s.rand()*float64(len(ranked)))%len(ranked)].Offer.Provider
+		pick := ranked[int(s.rand()*float64(len(ranked)))%len(ranked)].Key()
 		return front(ranked, pick), ReasonExploration
 	}
 	if p, ok := s.preferred[req.Model]; ok && now.Sub(p.at) < s.PreferredTTL && healthy(p.provider) {
@@ -114,16 +118,16 @@ func (s *Selector) Order(req Request, cands []Candidate) ([]Candidate, string) {
 	return ranked, ReasonScored
 }
 
-// front moves provider's candidate to the front, keeping the others' order.
-func front(ranked []Candidate, provider string) []Candidate {
+// front moves the candidate of that key to the front, keeping the others' order.
+func front(ranked []Candidate, key string) []Candidate {
 	out := make([]Candidate, 0, len(ranked))
 	for _, c := range ranked {
-		if c.Offer.Provider == provider {
+		if c.Key() == key {
 			out = append(out, c)
 		}
 	}
 	for _, c := range ranked {
-		if c.Offer.Provider != provider {
+		if c.Key() != key {
 			out = append(out, c)
 		}
 	}

@@ -56,7 +56,37 @@ type Message struct {
 	Refusal    *string    `json:"refusal,omitempty"`
 	// Reasoning carries the model's thinking text (gateway extension, as OpenRouter does).
 	Reasoning string `json:"reasoning,omitempty"`
+	// ReasoningDetails carries the model's reasoning blocks as OpenRouter
+	// does: the thinking text with the provider's signature, and encrypted
+	// (redacted) reasoning. Clients send them back unchanged on the assistant
+	// message, which is what lets an Anthropic tool loop keep thinking on.
+	ReasoningDetails []ReasoningDetail `json:"reasoning_details,omitempty"`
 }
+
+// ReasoningDetail is one item of reasoning_details (OpenRouter's format).
+// Index numbers the reasoning blocks of one message; in a stream, items with
+// the same index are pieces of one block (texts and signatures concatenate).
+type ReasoningDetail struct {
+	Type      string `json:"type"` // ReasoningText, ReasoningSummary or ReasoningEncrypted
+	ID        string `json:"id,omitempty"`
+	Format    string `json:"format,omitempty"` // e.g. ReasoningFormatAnthropic
+	Index     int    `json:"index"`
+	Text      string `json:"text,omitempty"`      // reasoning.text
+	Signature string `json:"signature,omitempty"` // reasoning.text
+	Summary   string `json:"summary,omitempty"`   // reasoning.summary
+	Data      string `json:"data,omitempty"`      // reasoning.encrypted
+}
+
+// reasoning_details item types and formats.
+const (
+	ReasoningText      = "reasoning.text"
+	ReasoningSummary   = "reasoning.summary"
+	ReasoningEncrypted = "reasoning.encrypted"
+
+	// ReasoningFormatAnthropic marks Anthropic thinking (signature) and
+	// redacted_thinking (data) blocks.
+	ReasoningFormatAnthropic = "anthropic-claude-v1"
+)
 
 // Content is a message content: either a plain string or a list of parts.
 // A null/absent content (assistant messages with tool calls) has neither.
@@ -107,8 +137,8 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 	}
 	switch b[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := unquote(b)
+		if err != nil {
 			return err
 		}
 		c.Text = &s
@@ -217,4 +247,6 @@ type Delta struct {
 	Reasoning *string    `json:"reasoning,omitempty"`
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 	Refusal   *string    `json:"refusal,omitempty"`
+	// ReasoningDetails are reasoning_details pieces (see Message).
+	ReasoningDetails []ReasoningDetail `json:"reasoning_details,omitempty"`
 }

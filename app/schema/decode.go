@@ -100,13 +100,84 @@ func (r *ChatRequest) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes the known fields followed by Extra, so an OpenAI-compatible
 // upstream sees every field the client sent.
+//
+// Messages are encoded apart and spliced in: through encoding/json, every
+// content string returned by Content.MarshalJSON would be validated and
+// compacted once more, a second full pass over 100 KB prompts.
 func (r ChatRequest) MarshalJSON() ([]byte, error) {
 	type plain ChatRequest // drops the methods, avoiding recursion
+	msgs := r.Messages
+	r.Messages = nil
 	b, err := json.Marshal(plain(r))
-	if err != nil || len(r.Extra) == 0 {
-		return b, err
+	if err != nil {
+		return nil, err
+	}
+	mb, err := marshalMessages(msgs)
+	if err != nil {
+		return nil, err
+	}
+	b = splice(b, `"messages":null`, `"messages":`, mb)
+	if len(r.Extra) == 0 {
+		return b, nil
 	}
 	return appendExtra(b, r.Extra)
+}
+
+func marshalMessages(msgs []Message) ([]byte, error) {
+	if msgs == nil {
+		return []byte("null"), nil
+	}
+	out := []byte{'['}
+	for i := range msgs {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		mb, err := marshalMessage(msgs[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, mb...)
+	}
+	return append(out, ']'), nil
+}
+
+// marshalMessage encodes a message with its content spliced in raw.
+func marshalMessage(m Message) ([]byte, error) {
+	type plain Message
+	c := m.Content
+	m.Content = Content{}
+	b, err := json.Marshal(plain(m))
+	if err != nil {
+		return nil, err
+	}
+	var cb []byte
+	switch {
+	case c.Text != nil:
+		cb, err = json.Marshal(*c.Text)
+	case c.Parts != nil:
+		cb, err = json.Marshal(c.Parts)
+	default:
+		return b, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return splice(b, `"content":null`, `"content":`, cb), nil
+}
+
+// splice replaces the first occurrence of field (a `"name":null` pair written
+// by encoding/json) with prefix+value. Inside JSON strings every quote is
+// escaped, so the first unescaped occurrence is the field itself.
+func splice(b []byte, field, prefix string, value []byte) []byte {
+	i := bytes.Index(b, []byte(field))
+	if i < 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b)+len(value))
+	out = append(out, b[:i]...)
+	out = append(out, prefix...)
+	out = append(out, value...)
+	return append(out, b[i+len(field):]...)
 }
 
 // appendExtra splices extra fields (sorted, for deterministic output) into a

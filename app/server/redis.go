@@ -51,6 +51,11 @@ func (s *Server) listenKeyChanges(ctx context.Context, c redis.UniversalClient) 
 			if err := s.Keys.Load(ctx); err != nil && ctx.Err() == nil {
 				s.Log.Warn("key cache reload failed", "error", err)
 			}
+			if s.OrgKeys != nil {
+				if err := s.OrgKeys.Load(ctx); err != nil && ctx.Err() == nil {
+					s.Log.Warn("organization provider keys reload failed", "error", err)
+				}
+			}
 		}
 	}
 }

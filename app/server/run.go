@@ -78,6 +78,13 @@ func (s *Server) Close() error {
 	s.stopPoll()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	s.Cache.Wait() // pending cache writes (bounded by their own timeout)
+	if perr := s.Payloads.Close(ctx); perr != nil {
+		s.Log.Error("payload flush incomplete", "error", perr, "dropped", s.Payloads.Dropped())
+	}
+	if serr := s.SecEvents.Close(ctx); serr != nil {
+		s.Log.Error("security events flush incomplete", "error", serr, "dropped", s.SecEvents.Dropped())
+	}
 	err := s.Logs.Close(ctx)
 	if err != nil {
 		s.Log.Error("request log flush incomplete", "error", err, "dropped", s.Logs.Dropped())
@@ -85,6 +92,9 @@ func (s *Server) Close() error {
 	if serr := s.Spend.Flush(ctx); serr != nil {
 		s.Log.Error("spend flush incomplete", "error", serr)
 		err = errors.Join(err, serr)
+	}
+	if herr := s.Gateway.Selector.Health.Close(); herr != nil {
+		s.Log.Warn("provider health flush incomplete", "error", herr)
 	}
 	if s.redis != nil {
 		s.redis.Close()

@@ -4,9 +4,9 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,13 +19,18 @@ import (
 	"github.com/llmgw/gateway/app/gateway"
 	"github.com/llmgw/gateway/app/keys"
 	"github.com/llmgw/gateway/app/master"
+	"github.com/llmgw/gateway/app/metrics"
+	"github.com/llmgw/gateway/app/orgkeys"
 	"github.com/llmgw/gateway/app/providers/anthropic"
 	"github.com/llmgw/gateway/app/providers/google"
 	"github.com/llmgw/gateway/app/providers/openai"
 	"github.com/llmgw/gateway/app/providers/testprovider"
 	"github.com/llmgw/gateway/app/provision"
 	"github.com/llmgw/gateway/app/ratelimit"
+	"github.com/llmgw/gateway/app/respcache"
+	"github.com/llmgw/gateway/app/retention"
 	"github.com/llmgw/gateway/app/routing"
+	"github.com/llmgw/gateway/app/secevents"
 	"github.com/llmgw/gateway/app/secretbox"
 	"github.com/llmgw/gateway/app/spend"
 	"github.com/llmgw/gateway/app/store"
@@ -49,6 +54,14 @@ type Server struct {
 	Prov    *provision.Service
 	Spend   *spend.Accountant
 	Log     *slog.Logger
+	Metrics *metrics.Metrics
+	Cache   *respcache.Cache
+	// Payloads stores retain-all organizations' payloads, encrypted.
+	Payloads  *retention.Writer
+	SecEvents *secevents.Writer
+	// OrgKeys are organizations' own provider keys (bring your own key).
+	OrgKeys    *orgkeys.Cache
+	payloadBox *secretbox.Box
 
 	adapters  routing.Adapters
 	redis     redis.UniversalClient
@@ -76,7 +89,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		"openai":    openai.New(client),
 		"anthropic": anthropic.New(client, s.maxOutput),
 		"google":    google.New(client),
-		"azure":     openai.NewAzure(client, os.Getenv("LLM_AZURE_API_VERSION")),
+		"azure":     openai.NewAzure(client, cfg.AzureAPIVersion),
 		"test":      testprovider.New(tokenizer.Count),
 	}
 	s.rebuildUpstreams()
@@ -95,6 +108,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, fmt.Errorf("AUTH_SECRET: %w", err)
 	}
 	s.Prov = &provision.Service{DB: db.DB, Hasher: s.Hasher, Cache: s.Keys, Box: box}
+	s.OrgKeys = orgkeys.New(db.DB, box, log)
+	if err := s.OrgKeys.Load(ctx); err != nil {
+		return nil, fmt.Errorf("load organization provider keys: %w", err)
+	}
+	go s.OrgKeys.Run(pollCtx, max(cfg.KeyPollInterval, 100*time.Millisecond))
 	s.Spend = spend.New(db.DB, log)
 	var limits ratelimit.Store = ratelimit.NewMemory()
 	if cfg.RedisURL != "" {
@@ -111,18 +129,36 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	go s.Spend.Run(pollCtx, time.Second)
 	go s.expireKeys(pollCtx, 30*time.Second)
 	s.Logs = usage.New(db, usage.Options{QueueSize: cfg.LogQueueSize, Logger: log})
+	s.Metrics = metrics.New()
+	s.Metrics.RegisterLogQueue(func() float64 { return float64(s.Logs.Pending()) },
+		func() float64 { return float64(s.Logs.Dropped()) }, func() float64 { return float64(s.Logs.Written()) })
+	s.Cache = s.newCache(log)
+	if s.payloadBox, err = retention.NewBox(cfg.AuthSecret); err != nil {
+		return nil, fmt.Errorf("AUTH_SECRET: %w", err)
+	}
+	s.Payloads = retention.NewWriter(db, s.payloadBox, retention.Options{Logger: log})
+	s.SecEvents = secevents.New(db, secevents.Options{Logger: log})
+	go (&retention.Job{DB: db, Log: log}).Run(pollCtx, time.Hour)
 	s.Gateway = gateway.New(gateway.Deps{
 		Catalog:               s.Catalog,
 		Upstreams:             s.upstreams.Load,
 		Keys:                  s.Keys,
 		Spend:                 s.Spend,
 		Limits:                limits,
-		Selector:              s.newSelector(),
+		Selector:              s.newSelector(pollCtx),
 		Logs:                  s.Logs,
 		Log:                   log,
+		Cache:                 s.Cache,
+		Payloads:              s.Payloads,
+		SecEvents:             s.SecEvents,
+		OrgKeys:               s.OrgKeys,
+		HTTPClient:            client,
+		Metrics:               s.Metrics,
 		UpstreamTimeout:       cfg.UpstreamTimeout,
 		UpstreamStreamTimeout: cfg.UpstreamStreamTimout,
 		UpstreamFirstByte:     cfg.UpstreamFirstByte,
+		OnClientDisconnect:    cfg.OnClientDisconnect,
+		LowUptimeFallback:     cfg.LowUptimeFallback,
 		BillingEnabled:        cfg.BillingEnabled,
 		TrustedProxies:        cfg.TrustedProxies,
 		HasPurchasedCredits:   (&creditsCache{db: db.DB, ttl: time.Minute, m: map[string]creditsEntry{}}).HasPurchasedCredits,
@@ -152,9 +188,26 @@ func (s *Server) loadCatalog() error {
 	return nil
 }
 
+// newCache builds the response cache: in Redis (shared by every instance)
+// when configured, else in memory within GATEWAY_CACHE_MEMORY_MB.
+func (s *Server) newCache(log *slog.Logger) *respcache.Cache {
+	var store respcache.Store
+	if s.redis != nil {
+		store = respcache.NewRedis(s.redis, "gw:rc:")
+	} else {
+		store = respcache.NewMemory(s.Config.CacheMemoryBytes)
+	}
+	return respcache.New(store, respcache.Options{LookupTimeout: s.Config.CacheLookupTimeout, OnError: func(op string, err error) { log.Warn("response cache", "op", op, "error", err) }})
+}
+
 // newSelector builds the provider selector from the routing settings.
-func (s *Server) newSelector() *routing.Selector {
-	sel := routing.NewSelector(routing.NewHealth())
+// With Redis, provider health is one window shared by every instance.
+func (s *Server) newSelector(ctx context.Context) *routing.Selector {
+	health := routing.NewHealth()
+	if s.redis != nil {
+		health = routing.NewSharedHealth(ctx, s.redis, "gw:health:", s.Log)
+	}
+	sel := routing.NewSelector(health)
 	sel.Exploration = s.Config.ExplorationRate
 	sel.PreferredTTL = s.Config.PreferredTTL
 	sel.PreferredUptime = s.Config.PreferredUptime
@@ -176,7 +229,7 @@ func (s *Server) maxOutput(upstreamModel string) int {
 }
 
 func (s *Server) rebuildUpstreams() {
-	s.upstreams.Store(routing.Build(s.Catalog.Get(), s.Config, s.adapters))
+	s.upstreams.Store(routing.Build(s.Catalog.Get(), s.Config, s.adapters, s.upstreams.Load()))
 }
 
 // Reload re-reads GATEWAY_MODELS_FILE (SIGHUP). A broken file keeps the old catalog.
@@ -199,6 +252,7 @@ func (s *Server) newApp() *fiber.App {
 		ReadBufferSize:        16 * 1024, // long Authorization and metadata headers
 	})
 	app.Get("/health", s.health)
+	app.Get("/metrics", s.metricsAuth, s.Metrics.Handler())
 	v1 := app.Group("/v1")
 	v1.Post("/chat/completions", s.Gateway.ChatCompletions)
 	v1.Post("/embeddings", s.Gateway.Embeddings)
@@ -206,8 +260,28 @@ func (s *Server) newApp() *fiber.App {
 	v1.Post("/responses", s.Gateway.Responses)
 	v1.Post("/messages", s.Gateway.AnthropicMessages)
 	v1.Post("/messages/count_tokens", s.Gateway.AnthropicCountTokens)
+	v1.Post("/llm/chat", s.Gateway.OdockChat)
+	v1.Post("/images/generations", s.Gateway.ImageGenerations)
+	v1.Post("/images/edits", s.Gateway.ImageEdits)
+	v1.Post("/images/variations", s.Gateway.ImageVariations)
+	v1.Get("/vllm/models", s.Gateway.VLLM("models"))
+	v1.Post("/vllm/models", s.Gateway.VLLM("models"))
+	for _, name := range []string{"chat/completions", "completions", "responses", "embeddings", "audio/transcriptions",
+		"audio/translations", "tokenize", "detokenize", "pooling", "classify", "score", "rerank"} {
+		v1.Post("/vllm/"+name, s.Gateway.VLLM(strings.ReplaceAll(name, "/", ".")))
+	}
 	app.Post("/v1beta/models/*", s.Gateway.GeminiGenerate)
-	(&master.API{DB: s.DB.DB, Prov: s.Prov, Hasher: s.Hasher}).Register(v1.Group("/master"))
+	// Devora's base path: its clients set base_url to .../api/v1/ai.
+	devora := app.Group("/api/v1/ai")
+	devora.Post("/chat/completions", s.Gateway.ChatCompletions)
+	devora.Post("/embeddings", s.Gateway.Embeddings)
+	devora.Get("/models", s.Gateway.Models)
+	(&master.API{DB: s.DB.DB, Prov: s.Prov, Hasher: s.Hasher, Payloads: &retention.Store{DB: s.DB.DB, Box: s.payloadBox}, Catalog: s.Catalog.Get,
+		OnProviderKeys: func() {
+			if err := s.OrgKeys.Load(context.Background()); err != nil {
+				s.Log.Warn("organization provider keys reload failed", "error", err)
+			}
+		}}).Register(v1.Group("/master"))
 	return app
 }
 
@@ -227,6 +301,19 @@ func (s *Server) expireKeys(ctx context.Context, interval time.Duration) {
 			}
 		}
 	}
+}
+
+// metricsAuth guards /metrics with GATEWAY_METRICS_TOKEN when it is set.
+func (s *Server) metricsAuth(c *fiber.Ctx) error {
+	want := s.Config.MetricsToken
+	if want == "" {
+		return c.Next()
+	}
+	got := strings.TrimPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return c.Status(fiber.StatusUnauthorized).SendString("unauthorized\n")
+	}
+	return c.Next()
 }
 
 // health reports liveness and whether the database answers.

@@ -19,7 +19,8 @@ var allModels = []any{
 	&models.Organization{}, &models.User{}, &models.OrganizationMember{},
 	&models.Project{}, &models.APIKey{}, &models.IAMRule{}, &models.MasterKey{},
 	&models.ProviderKey{}, &models.RequestLog{}, &models.UsageHourly{},
-	&models.CreditTransaction{}, &models.AuditLog{},
+	&models.CreditTransaction{}, &models.AuditLog{}, &models.RequestPayload{},
+	&models.GuardrailConfig{}, &models.SecurityEvent{},
 }
 
 func ctxT(t *testing.T) context.Context {

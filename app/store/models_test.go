@@ -33,7 +33,7 @@ const nine15 = int64(9e15) // beyond float64-exact territory is 2^53 ≈ 9.007e1
 func fixtures() []any {
 	return []any{
 		&models.Organization{ID: "org_1", Name: "Acme", Status: "active", CreditsBalance: nine15 + 7,
-			RetentionLevel: "retain-all", RetentionDays: 30, CreatedAt: at(0), UpdatedAt: at(1)},
+			RetentionLevel: "retain-all", RetentionDays: 30, JurisdictionPolicy: "eu-sovereign", CreatedAt: at(0), UpdatedAt: at(1)},
 		&models.User{ID: "usr_1", Email: "a@example.com", Name: "Ada", PasswordHash: "$argon2id$x",
 			Role: "admin", CreatedAt: at(0), UpdatedAt: at(1)},
 		&models.OrganizationMember{ID: "mem_1", OrganizationID: "org_1", UserID: "usr_1", Role: "owner",

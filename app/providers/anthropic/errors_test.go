@@ -40,7 +40,7 @@ func TestStatusErrors(t *testing.T) {
 	}{
 		{"400", fixture(t, "error_400.json"), "application/json", nil, 400,
 			"messages.1.content.0.tool_result: unexpected `tool_use_id`", "invalid_request_error", 0, false, 400},
-		{"401", fixture(t, "error_401.json"), "application/json", nil, 401, "invalid x-api-key", "authentication_error", 0, false, 401},
+		{"401", fixture(t, "error_401.json"), "application/json", nil, 401, "invalid x-api-key", "authentication_error", 0, false, 502}, // the gateway's key, not the client's
 		{"429", fixture(t, "error_429.json"), "application/json", []string{"Retry-After", "17"}, 429,
 			"This request would exceed the rate limit", "rate_limit_error", 17 * time.Second, true, 429},
 		{"500", fixture(t, "error_500.json"), "application/json", nil, 500, "Internal server error", "api_error", 0, true, 502},
@@ -49,7 +49,7 @@ func TestStatusErrors(t *testing.T) {
 			"<html><head><title>502 Bad Gateway</title></head></html>", "", 0, true, 502},
 		{"503 empty", "", "", []string{"Retry-After", "soon"}, 503, "", "", 0, true, 502},
 		{"openai-shaped proxy error", `{"error":{"message":"quota","type":"insufficient_quota"}}`, "application/json", nil, 402, "quota", "insufficient_quota", 0, false, 402},
-		{"error string", `{"error":"bad key"}`, "application/json", nil, 401, "bad key", "", 0, false, 401},
+		{"error string", `{"error":"bad key"}`, "application/json", nil, 401, "bad key", "", 0, false, 502},
 	}
 	for _, tc := range tests {
 		for cname, c := range calls {

@@ -197,6 +197,7 @@ func FuzzStreamEncoder(f *testing.F) {
 	f.Add([]byte{0, 'a', 1, 'b', 2, 0, 3, 0, 2, 1, 3, 1, 5, 2, 6, 9})
 	f.Add([]byte{2, 0, 2, 1, 3, 0, 1, 'x', 0, 'y'})
 	f.Add([]byte{4, 4, 4, 7, 7, 5, 0})
+	f.Add([]byte{7, 1, 7, 5, 7, 3, 0, 'z', 7, 9, 1, 'q', 2, 0, 5, 2})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		enc := NewStreamEncoder("m")
 		var out bytes.Buffer
@@ -229,8 +230,17 @@ func FuzzStreamEncoder(f *testing.F) {
 				c = &schema.ChatChunk{Choices: []schema.ChunkChoice{}, Usage: &schema.Usage{PromptTokens: int(v), CompletionTokens: 3,
 					PromptTokensDetails: &schema.PromptTokensDetails{CachedTokens: int(v / 2)}}}
 			case 7:
-				if v%2 == 0 {
+				anth := schema.ReasoningFormatAnthropic
+				switch v % 4 {
+				case 0, 2:
 					c = chunk(schema.Delta{Refusal: &text, Role: "assistant"}, "")
+				case 1: // a thinking piece of reasoning_details block idx
+					c = chunk(schema.Delta{Reasoning: &text, ReasoningDetails: []schema.ReasoningDetail{
+						{Type: schema.ReasoningText, Format: anth, Index: idx, Text: text}}}, "")
+				case 3: // block idx's signature, then a redacted block
+					c = chunk(schema.Delta{ReasoningDetails: []schema.ReasoningDetail{
+						{Type: schema.ReasoningText, Format: anth, Index: idx, Signature: "sig" + text},
+						{Type: schema.ReasoningEncrypted, Format: anth, Index: idx + 1, Data: "data"}}}, "")
 				}
 			}
 			switch err := enc.WriteChunk(&out, c); err {

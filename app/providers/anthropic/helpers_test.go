@@ -157,6 +157,7 @@ func readStream(s providers.ChatStream) ([]*schema.ChatChunk, error) {
 type assembled struct {
 	role, content, reasoning, finish string
 	toolCalls                        []schema.ToolCall
+	details                          []schema.ReasoningDetail // as streamed, unmerged
 	usage                            *schema.Usage
 }
 
@@ -181,6 +182,7 @@ func assemble(t *testing.T, chunks []*schema.ChatChunk) assembled {
 			if d.Reasoning != nil {
 				a.reasoning += *d.Reasoning
 			}
+			a.details = append(a.details, d.ReasoningDetails...)
 			for _, tc := range d.ToolCalls {
 				if tc.Index == nil {
 					t.Fatal("tool call delta without index")

@@ -192,8 +192,8 @@ func decodeMessages(v json.RawMessage) ([]Message, error) {
 			return nil, fieldErr(path, "expected an object")
 		}
 		var role string
-		if err := decodeField(path+".role", m.Role, &role); err != nil || role != "user" && role != "assistant" {
-			return nil, fieldErr(path+".role", "must be \"user\" or \"assistant\"")
+		if err := decodeField(path+".role", m.Role, &role); err != nil || role != "user" && role != "assistant" && role != "system" {
+			return nil, fieldErr(path+".role", "must be \"user\", \"assistant\" or \"system\"")
 		}
 		if isNull(m.Content) {
 			return nil, fieldErr(path+".content", "Field required")
@@ -201,6 +201,16 @@ func decodeMessages(v json.RawMessage) ([]Message, error) {
 		c, err := decodeContent(path+".content", m.Content)
 		if err != nil {
 			return nil, err
+		}
+		if role == "system" {
+			// A system turn inside the conversation (Anthropic's
+			// mid-conversation-system beta, which Claude Code uses for
+			// models it does not know): text only, like the system field.
+			for j, b := range c.Blocks {
+				if b.Type != "text" {
+					return nil, fieldErr(fmt.Sprintf("%s.content.%d.type", path, j), "system messages may only contain text blocks")
+				}
+			}
 		}
 		out = append(out, Message{Role: role, Content: c})
 	}

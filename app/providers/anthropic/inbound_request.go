@@ -19,6 +19,10 @@ var effortOf = map[string]string{"low": "low", "medium": "medium", "high": "high
 //   - system (string or text blocks) becomes the first message, role system:
 //     a string, or text parts when a block carries cache_control (kept so that
 //     an Anthropic upstream can still cache);
+//   - a role "system" turn inside messages (the mid-conversation-system beta,
+//     which Claude Code sends for model names it does not know) becomes a
+//     system message at the same place; upstreams without system turns in
+//     the middle (Anthropic's own adapter) hoist it into their system prompt;
 //   - a user turn's tool_result blocks become role "tool" messages, in order,
 //     ahead of a user message with the turn's other blocks. Images inside a
 //     tool_result cannot go in a tool message (OpenAI only allows text there),
@@ -28,8 +32,12 @@ var effortOf = map[string]string{"low": "low", "medium": "medium", "high": "high
 //     become file parts, plain-text documents text parts; file-id, URL and
 //     content-block documents are refused;
 //   - an assistant turn's text becomes its content and tool_use blocks its
-//     tool_calls; thinking and redacted_thinking blocks are dropped, since the
-//     neutral schema has no place for their signatures;
+//     tool_calls; its thinking and redacted_thinking blocks become
+//     reasoning_details (format anthropic-claude-v1) with their signatures
+//     and data unchanged, so that an Anthropic upstream gets them back as
+//     they were issued (see reasoning.go). The thinking text is not copied
+//     into the message's reasoning: upstreams other than Anthropic have no
+//     use for it;
 //   - max_tokens becomes max_completion_tokens (OpenAI's current name, the
 //     only one its reasoning models accept);
 //   - stop_sequences -> stop, top_k -> Extra["top_k"] (forwarded to upstreams
@@ -183,6 +191,12 @@ func systemMessage(c *Content) (schema.Message, bool) {
 // chatMessages translates one Anthropic turn into one or more chat messages.
 func chatMessages(i int, m *Message) ([]schema.Message, error) {
 	path := fmt.Sprintf("messages.%d.content", i)
+	if m.Role == "system" {
+		if sm, ok := systemMessage(&m.Content); ok {
+			return []schema.Message{sm}, nil
+		}
+		return nil, nil
+	}
 	if m.Content.Text != nil {
 		return []schema.Message{{Role: m.Role, Content: schema.TextContent(*m.Content.Text)}}, nil
 	}
@@ -371,7 +385,8 @@ func assistantMessage(path string, blocks []ContentBlock) (schema.Message, error
 			m.ToolCalls = append(m.ToolCalls, schema.ToolCall{ID: b.ID, Type: "function",
 				Function: schema.ToolCallFunction{Name: b.Name, Arguments: compactJSON(b.Input)}})
 		case "thinking", "redacted_thinking":
-			// Dropped: see ToChat.
+			d, _ := reasoningDetail(len(m.ReasoningDetails), &b)
+			m.ReasoningDetails = append(m.ReasoningDetails, d)
 		default:
 			return m, fieldErr(fmt.Sprintf("%s.%d.type", path, j), "content block type %q is not supported in assistant messages by this gateway", b.Type)
 		}

@@ -11,8 +11,12 @@ import (
 // FromChatResponse turns a neutral chat completion into an Anthropic message,
 // reported under model (the name the client asked for). Only the first
 // choice is used (ToChat never asks for more). Content blocks come in
-// Anthropic's order: thinking (from message.reasoning, without a signature,
-// which only Anthropic can issue), text, then tool_use. A tool call whose
+// Anthropic's order: thinking, text, then tool_use. The thinking blocks are
+// those of the message's reasoning_details of Anthropic's format, with their
+// signatures and redacted_thinking blocks (an Anthropic upstream's, so the
+// client can send them back); without such details, message.reasoning
+// becomes one thinking block without a signature, which only Anthropic can
+// issue. A tool call whose
 // arguments are not a JSON object (a misbehaving upstream) keeps them under
 // input._raw_arguments rather than losing them. stop_sequence is always null:
 // the neutral schema does not say which sequence matched.
@@ -26,7 +30,9 @@ func FromChatResponse(resp *schema.ChatResponse, model string) *MessagesResponse
 		c := &resp.Choices[0]
 		finish = c.FinishReason
 		m := &c.Message
-		if m.Reasoning != "" {
+		if blocks := thinkingBlocks(m.ReasoningDetails, false, false); len(blocks) > 0 {
+			out.Content = append(out.Content, blocks...)
+		} else if m.Reasoning != "" {
 			out.Content = append(out.Content, ContentBlock{Type: "thinking", Thinking: m.Reasoning})
 		}
 		text := m.Content.String()

@@ -29,7 +29,11 @@ var (
 //
 // Reasoning deltas become thinking blocks (thinking_delta), content deltas
 // text blocks (text_delta) and each tool call a tool_use block whose
-// arguments stream as input_json_delta. A block is closed when the next delta
+// arguments stream as input_json_delta. reasoning_details of Anthropic's
+// format (an Anthropic upstream's) take over from the reasoning text: each
+// index is a thinking block of its own, whose signature is sent as
+// signature_delta, and encrypted items are redacted_thinking blocks, so the
+// client gets the blocks exactly as Anthropic issued them. A block is closed when the next delta
 // is of another kind (or another tool call), so blocks never overlap and
 // their indices count up from 0. Only choice 0 is encoded.
 //
@@ -50,11 +54,17 @@ type StreamEncoder struct {
 	started  bool
 	finished bool
 	next     int      // index of the next block
-	open     string   // kind of the open block: "", text, thinking, tool_use
+	open     string   // kind of the open block: "", text, thinking, redacted_thinking, tool_use
 	openTool int      // tool index of the open tool_use block
 	tools    toolSeen // tool indices that got a block
 	stop     string
 	usage    *schema.Usage
+
+	// thinkKey is the reasoning_details index of the open thinking block (-1:
+	// opened by reasoning text alone), thinkSigned whether its signature was
+	// sent (the block is complete).
+	thinkKey    int
+	thinkSigned bool
 }
 
 type toolSeen map[int]bool
@@ -102,13 +112,8 @@ func (e *StreamEncoder) WriteChunk(w io.Writer, ch *schema.ChatChunk) error {
 }
 
 func (e *StreamEncoder) delta(w io.Writer, d *schema.Delta) error {
-	if d.Reasoning != nil && *d.Reasoning != "" {
-		if err := e.ensure(w, "thinking", ContentBlock{Type: "thinking"}); err != nil {
-			return err
-		}
-		if err := e.blockDelta(w, blockDelta{Type: "thinking_delta", Thinking: d.Reasoning}); err != nil {
-			return err
-		}
+	if err := e.reasoning(w, d); err != nil {
+		return err
 	}
 	for _, text := range []*string{d.Content, d.Refusal} {
 		if text == nil || *text == "" {
@@ -127,6 +132,77 @@ func (e *StreamEncoder) delta(w io.Writer, d *schema.Delta) error {
 		}
 	}
 	return nil
+}
+
+// reasoning writes a delta's reasoning. A delta's reasoning text is the text
+// its reasoning_details carry, when they carry any: it is written once, from
+// the details when they are Anthropic's.
+func (e *StreamEncoder) reasoning(w io.Writer, d *schema.Delta) error {
+	carried := false // the details gave the text
+	for i := range d.ReasoningDetails {
+		rd := &d.ReasoningDetails[i]
+		if !isAnthropicDetail(rd, false) {
+			continue
+		}
+		switch rd.Type {
+		case schema.ReasoningText:
+			if rd.Text == "" && rd.Signature == "" {
+				continue
+			}
+			if err := e.ensureThinking(w, rd.Index); err != nil {
+				return err
+			}
+			if rd.Text != "" {
+				carried = true
+				if err := e.blockDelta(w, blockDelta{Type: "thinking_delta", Thinking: &rd.Text}); err != nil {
+					return err
+				}
+			}
+			if rd.Signature != "" {
+				e.thinkSigned = true
+				if err := e.blockDelta(w, blockDelta{Type: "signature_delta", Signature: &rd.Signature}); err != nil {
+					return err
+				}
+			}
+		case schema.ReasoningEncrypted:
+			if rd.Data == "" {
+				continue
+			}
+			if err := e.closeBlock(w); err != nil {
+				return err
+			}
+			if err := e.openBlock(w, "redacted_thinking", ContentBlock{Type: "redacted_thinking", Data: rd.Data}); err != nil {
+				return err
+			}
+			if err := e.closeBlock(w); err != nil {
+				return err
+			}
+		}
+	}
+	if carried || d.Reasoning == nil || *d.Reasoning == "" {
+		return nil
+	}
+	if err := e.ensureThinking(w, -1); err != nil {
+		return err
+	}
+	return e.blockDelta(w, blockDelta{Type: "thinking_delta", Thinking: d.Reasoning})
+}
+
+// ensureThinking opens a thinking block for reasoning_details index key (-1:
+// any) unless the open one can take it: a thinking block of that index, or
+// of none, whose signature has not been sent.
+func (e *StreamEncoder) ensureThinking(w io.Writer, key int) error {
+	if e.open == "thinking" && !e.thinkSigned && (key < 0 || e.thinkKey < 0 || e.thinkKey == key) {
+		if key >= 0 {
+			e.thinkKey = key
+		}
+		return nil
+	}
+	if err := e.closeBlock(w); err != nil {
+		return err
+	}
+	e.thinkKey, e.thinkSigned = key, false
+	return e.openBlock(w, "thinking", ContentBlock{Type: "thinking"})
 }
 
 func (e *StreamEncoder) toolCall(w io.Writer, tc *schema.ToolCall) error {
@@ -299,6 +375,7 @@ type (
 		Type        string  `json:"type"`
 		Text        *string `json:"text,omitempty"`
 		Thinking    *string `json:"thinking,omitempty"`
+		Signature   *string `json:"signature,omitempty"`
 		PartialJSON *string `json:"partial_json,omitempty"`
 	}
 	blockStopEvent struct {

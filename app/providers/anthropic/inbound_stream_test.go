@@ -51,6 +51,7 @@ type message struct {
 
 type block struct {
 	typ, text, id, name string
+	sig                 string // thinking: the signature
 }
 
 // checkSequence verifies that events follow Anthropic's stream grammar
@@ -113,6 +114,9 @@ func checkSequence(events []sseEvent) (message, error) {
 				b.text = fmt.Sprint(cb["text"])
 			case "thinking":
 				b.text = fmt.Sprint(cb["thinking"])
+				b.sig = fmt.Sprint(cb["signature"])
+			case "redacted_thinking":
+				b.text = fmt.Sprint(cb["data"])
 			case "tool_use":
 				b.id, b.name = fmt.Sprint(cb["id"]), fmt.Sprint(cb["name"])
 				if in, ok := cb["input"].(map[string]any); !ok || len(in) != 0 || b.id == "" {
@@ -135,6 +139,7 @@ func checkSequence(events []sseEvent) (message, error) {
 			case b.typ == "thinking" && dt == "thinking_delta":
 				b.text += d["thinking"].(string)
 			case b.typ == "thinking" && dt == "signature_delta":
+				b.sig += d["signature"].(string)
 			case b.typ == "tool_use" && dt == "input_json_delta":
 				b.text += d["partial_json"].(string)
 			default:
@@ -189,7 +194,7 @@ func checkToolInputs(m message) error {
 // TestStreamEncoderRoundTrip: Anthropic stream -> upstream adapter -> neutral
 // chunks -> StreamEncoder gives back the same message.
 func TestStreamEncoderRoundTrip(t *testing.T) {
-	for _, name := range []string{"stream_text.sse", "stream_thinking.sse", "stream_tool_use.sse"} {
+	for _, name := range []string{"stream_text.sse", "stream_thinking.sse", "stream_tool_use.sse", "stream_thinking_tool.sse"} {
 		src := fixture(t, name)
 		want, err := checkSequence(parseEvents(t, []byte(src)))
 		if err != nil {

@@ -127,13 +127,23 @@ func (tr *translator) run(model string, defaultMax int) (*MessagesRequest, error
 	if err != nil {
 		return nil, err
 	}
-	if budget > 0 && inToolLoop(turns) {
+	if budget > 0 && inToolLoop(turns) && !lastAssistantThinks(turns) {
 		// With thinking on, Anthropic requires the assistant turn that made
 		// the pending tool calls to start with the thinking block it returned,
-		// signature included. The neutral schema cannot carry signatures, so
-		// that block cannot be sent back; rather than fail every second step
-		// of an agent loop, this step runs without thinking.
+		// signature included. Clients that send back reasoning_details give
+		// it; for those that do not (they only kept the reasoning text, or
+		// nothing), rather than fail every second step of an agent loop, this
+		// step runs without thinking.
 		budget = 0
+	}
+	if n := len(turns); budget == 0 && n > 0 && turns[n-1].Role == "assistant" {
+		// Without thinking, Anthropic refuses thinking blocks in a final
+		// (prefilled) assistant turn; in earlier turns they are accepted.
+		turns[n-1].Content.Blocks = withoutThinking(turns[n-1].Content.Blocks)
+		if len(turns[n-1].Content.Blocks) == 0 {
+			turns = turns[:n-1]
+		}
+		out.Messages = turns
 	}
 	if budget > 0 {
 		// Anthropic counts thinking in max_tokens and requires max_tokens >

@@ -20,9 +20,12 @@ import (
 //   - consecutive messages of the same Anthropic role are merged into one
 //     turn, since Anthropic requires alternation; within a user turn the
 //     tool_result blocks are moved first, as Anthropic requires;
-//   - message names are dropped (Anthropic has no per-message name), and so
-//     is an assistant message's earlier reasoning: without the signature
-//     Anthropic issued for it, it cannot be sent back as a thinking block.
+//   - an assistant message's reasoning_details of Anthropic's format become
+//     its thinking and redacted_thinking blocks, first in the turn, with
+//     their signatures as Anthropic issued them (what a tool loop with
+//     thinking requires); unsigned ones and the plain reasoning text are
+//     dropped: without a signature Anthropic refuses a thinking block;
+//   - message names are dropped (Anthropic has no per-message name).
 func (tr *translator) messages() (system []ContentBlock, turns []Message, err error) {
 	for i, m := range tr.req.Messages {
 		var role string
@@ -62,11 +65,26 @@ func (tr *translator) messages() (system []ContentBlock, turns []Message, err er
 		}
 	}
 	for i := range turns {
-		if turns[i].Role == "user" {
+		switch turns[i].Role {
+		case "user":
 			toolResultsFirst(turns[i].Content.Blocks)
+		case "assistant":
+			thinkingFirst(turns[i].Content.Blocks) // merged assistant messages
 		}
 	}
 	return system, turns, nil
+}
+
+// lastAssistantThinks reports whether the last assistant turn starts with a
+// thinking or redacted_thinking block.
+func lastAssistantThinks(turns []Message) bool {
+	for i := len(turns) - 1; i >= 0; i-- {
+		if turns[i].Role == "assistant" {
+			b := turns[i].Content.Blocks
+			return len(b) > 0 && isThinkingBlock(&b[0])
+		}
+	}
+	return false
 }
 
 // inToolLoop reports whether the conversation is in the middle of a tool
@@ -266,7 +284,7 @@ func (tr *translator) fileBlock(param string, p schema.ContentPart) (ContentBloc
 }
 
 func (tr *translator) assistantBlocks(i int, m *schema.Message) ([]ContentBlock, error) {
-	var out []ContentBlock
+	out := thinkingBlocks(m.ReasoningDetails, true, true)
 	if m.Content.Text != nil {
 		if *m.Content.Text != "" {
 			out = append(out, ContentBlock{Type: "text", Text: *m.Content.Text})

@@ -36,14 +36,20 @@ func decodeResponse(provider string, b []byte, pl *plan) (*schema.ChatResponse, 
 
 	msg := schema.Message{Role: "assistant"}
 	var text, reasoning strings.Builder
+	var details []schema.ReasoningDetail
 	hasText := false
 	for _, blk := range m.Content {
 		switch blk.Type {
 		case "text":
 			text.WriteString(blk.Text)
 			hasText = true
-		case "thinking":
+		case "thinking", "redacted_thinking":
+			// The text is the reasoning; the block with its signature (or
+			// the encrypted data) is a reasoning_details item for the
+			// client to send back.
 			reasoning.WriteString(blk.Thinking)
+			d, _ := reasoningDetail(len(details), &blk)
+			details = append(details, d)
 		case "tool_use":
 			args := compactJSON(blk.Input)
 			if pl.jsonTool != "" && blk.Name == pl.jsonTool {
@@ -57,15 +63,15 @@ func decodeResponse(provider string, b []byte, pl *plan) (*schema.ChatResponse, 
 				Function: schema.ToolCallFunction{Name: blk.Name, Arguments: args},
 			})
 		}
-		// redacted_thinking (encrypted, nothing to show) and server-tool
-		// blocks (never requested) have no chat completion equivalent.
+		// Server-tool blocks (never requested) have no chat completion
+		// equivalent.
 	}
 	// OpenAI sends null content with tool calls and a string otherwise.
 	if hasText || len(msg.ToolCalls) == 0 {
 		msg.Content = schema.TextContent(text.String())
 	}
 	if !pl.excludeReasoning {
-		msg.Reasoning = reasoning.String()
+		msg.Reasoning, msg.ReasoningDetails = reasoning.String(), details
 	}
 	return &schema.ChatResponse{
 		ID:      m.ID,

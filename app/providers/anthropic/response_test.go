@@ -16,6 +16,7 @@ func TestChatResponses(t *testing.T) {
 		id, model        string
 		content          *string // nil: null content
 		reasoning        string
+		details          []schema.ReasoningDetail
 		finish           string
 		toolCalls        []schema.ToolCall
 		usage            schema.Usage
@@ -44,6 +45,13 @@ func TestChatResponses(t *testing.T) {
 			id: "msg_01Ld4Hn2mvWcoVb4U5pT2TFu", model: "claude-sonnet-4-20250514",
 			content: str("2/3 + 1/4 = 11/12."), finish: "stop",
 			reasoning: "The user asks for 2/3 + 1/4. Common denominator 12: 8/12 + 3/12 = 11/12.",
+			details: []schema.ReasoningDetail{
+				{Type: "reasoning.text", Format: "anthropic-claude-v1", Index: 0,
+					Text:      "The user asks for 2/3 + 1/4. Common denominator 12: 8/12 + 3/12 = 11/12.",
+					Signature: "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds6xzt3fszsdBEdzHQ3KvQPD4ajqKqRStcB4f4r9rELdDhz0ljEABQg7MfbaXg=="},
+				{Type: "reasoning.encrypted", Format: "anthropic-claude-v1", Index: 1,
+					Data: "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpPkNRj2YfWXGmKDxH4mPnZ5sQ7vB8URj2pLmN3kGqWrGBRxw=="},
+			},
 			usage: schema.Usage{PromptTokens: 48, CompletionTokens: 310, TotalTokens: 358,
 				PromptTokensDetails: &schema.PromptTokensDetails{}, CompletionTokensDetails: &schema.CompletionTokensDetails{ReasoningTokens: 280}},
 		},
@@ -99,6 +107,9 @@ func TestChatResponses(t *testing.T) {
 		}
 		if !reflect.DeepEqual(m.ToolCalls, tc.toolCalls) {
 			t.Errorf("%s: tool calls %+v", tc.fixture, m.ToolCalls)
+		}
+		if !reflect.DeepEqual(m.ReasoningDetails, tc.details) {
+			t.Errorf("%s: reasoning_details %+v", tc.fixture, m.ReasoningDetails)
 		}
 		if !reflect.DeepEqual(*resp.Usage, tc.usage) {
 			t.Errorf("%s: usage %+v %+v %+v", tc.fixture, resp.Usage, resp.Usage.PromptTokensDetails, resp.Usage.CompletionTokensDetails)

@@ -69,6 +69,7 @@ const (
 type blockState struct {
 	kind      blockKind
 	toolIndex int
+	detail    int  // blockThinking: the reasoning_details index
 	hasInput  bool // an argument fragment was sent
 }
 
@@ -88,6 +89,7 @@ type stream struct {
 	usage    Usage
 	blocks   map[int]*blockState
 	tools    int  // tool_use blocks so far: the next OpenAI tool index
+	details  int  // thinking and redacted_thinking blocks so far: the next reasoning_details index
 	finished bool // a finish_reason chunk was sent
 	pending  []*schema.ChatChunk
 	err      error // terminal result, repeated by later Recv calls
@@ -119,6 +121,7 @@ type eventDelta struct {
 	Type        string  `json:"type"`
 	Text        string  `json:"text"`
 	Thinking    string  `json:"thinking"`
+	Signature   string  `json:"signature"`
 	PartialJSON string  `json:"partial_json"`
 	StopReason  *string `json:"stop_reason"`
 }
@@ -260,9 +263,17 @@ func (s *stream) blockStart(e *streamEvent) (*schema.ChatChunk, error) {
 			return s.chunk(schema.Delta{Content: &cb.Text}, nil), nil
 		}
 	case "thinking":
-		st.kind = blockThinking
-		if cb.Thinking != "" && !s.plan.excludeReasoning {
-			return s.chunk(schema.Delta{Reasoning: &cb.Thinking}, nil), nil
+		st.kind, st.detail = blockThinking, s.details
+		s.details++
+		if (cb.Thinking != "" || cb.Signature != "") && !s.plan.excludeReasoning {
+			d, _ := reasoningDetail(st.detail, cb)
+			return s.chunk(thinkingDelta(d), nil), nil
+		}
+	case "redacted_thinking":
+		d, _ := reasoningDetail(s.details, cb)
+		s.details++
+		if !s.plan.excludeReasoning {
+			return s.chunk(schema.Delta{ReasoningDetails: []schema.ReasoningDetail{d}}, nil), nil
 		}
 	case "tool_use":
 		if s.plan.jsonTool != "" && cb.Name == s.plan.jsonTool {
@@ -291,10 +302,20 @@ func (s *stream) blockDelta(e *streamEvent) (*schema.ChatChunk, error) {
 		if d.Text != "" {
 			return s.chunk(schema.Delta{Content: &d.Text}, nil), nil
 		}
-	case "thinking_delta":
-		if d.Thinking != "" && !s.plan.excludeReasoning {
-			return s.chunk(schema.Delta{Reasoning: &d.Thinking}, nil), nil
+	case "thinking_delta", "signature_delta":
+		if s.plan.excludeReasoning || d.Thinking == "" && d.Signature == "" {
+			return nil, nil
 		}
+		if st == nil || st.kind != blockThinking {
+			// Not inside a thinking block (never from Anthropic): the text
+			// alone, as before reasoning_details.
+			if d.Thinking != "" {
+				return s.chunk(schema.Delta{Reasoning: &d.Thinking}, nil), nil
+			}
+			return nil, nil
+		}
+		return s.chunk(thinkingDelta(schema.ReasoningDetail{Type: schema.ReasoningText, Format: schema.ReasoningFormatAnthropic,
+			Index: st.detail, Text: d.Thinking, Signature: d.Signature}), nil), nil
 	case "input_json_delta":
 		if st == nil {
 			return nil, badResponse(s.provider, "input_json_delta for an unknown block", nil)
@@ -314,9 +335,19 @@ func (s *stream) blockDelta(e *streamEvent) (*schema.ChatChunk, error) {
 			}}}, nil), nil
 		}
 	}
-	// signature_delta (kept by Anthropic for multi-turn thinking, which the
-	// neutral schema cannot carry) and citations_delta have no equivalent.
+	// citations_delta has no equivalent.
 	return nil, nil
+}
+
+// thinkingDelta is the delta of a piece of a thinking block: its text as
+// reasoning, and the piece (text and/or signature) as a reasoning_details
+// item.
+func thinkingDelta(d schema.ReasoningDetail) schema.Delta {
+	out := schema.Delta{ReasoningDetails: []schema.ReasoningDetail{d}}
+	if d.Text != "" {
+		out.Reasoning = &d.Text
+	}
+	return out
 }
 
 // blockStop completes a tool call that received no argument fragments with

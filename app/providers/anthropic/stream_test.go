@@ -43,9 +43,15 @@ func TestStreams(t *testing.T) {
 			fixture: "stream_thinking.sse", request: simpleRequest,
 			want: assembled{role: "assistant", content: "2/3 + 1/4 = 11/12.", finish: "stop",
 				reasoning: "I need to add 2/3 and 1/4. LCD is 12: 8/12 + 3/12 = 11/12.",
+				// OpenRouter's shape: text pieces, then the signature, all of index 0.
+				details: []schema.ReasoningDetail{
+					{Type: "reasoning.text", Format: "anthropic-claude-v1", Index: 0, Text: "I need to add 2/3 and 1/4."},
+					{Type: "reasoning.text", Format: "anthropic-claude-v1", Index: 0, Text: " LCD is 12: 8/12 + 3/12 = 11/12."},
+					{Type: "reasoning.text", Format: "anthropic-claude-v1", Index: 0, Signature: "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds6xzt3fszsdBEdzHQ3KvQPD4ajqKqRStcB4f4r9rELdDhz0ljEABQg7MfbaXg=="},
+				},
 				usage: &schema.Usage{PromptTokens: 48, CompletionTokens: 215, TotalTokens: 263,
 					PromptTokensDetails: &schema.PromptTokensDetails{}, CompletionTokensDetails: &schema.CompletionTokensDetails{ReasoningTokens: 190}}},
-			chunks: 6,
+			chunks: 7, // role, 2 thinking, signature, text, finish, usage
 		},
 		{
 			fixture: "stream_tool_use.sse", request: simpleRequest,

@@ -35,7 +35,8 @@ type MessagesRequest struct {
 	Extra map[string]json.RawMessage `json:"-"`
 }
 
-// Message is one conversation turn. Role is "user" or "assistant".
+// Message is one conversation turn. Role is "user" or "assistant", or
+// "system" in an inbound request (a mid-conversation system turn).
 type Message struct {
 	Role    string  `json:"role"`
 	Content Content `json:"content"`

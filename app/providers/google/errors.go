@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -192,28 +191,8 @@ func httpStatusOf(status string) int {
 	return 0
 }
 
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func parseRetryAfter(v string) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0, false
-		}
-		if n > 86400*365 {
-			n = 86400 * 365 // absurd values must not overflow a Duration
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d, true
-		}
-	}
-	return 0, false
-}
+// parseRetryAfter reads a Retry-After header (see httpx.RetryAfter).
+func parseRetryAfter(v string) (time.Duration, bool) { return httpx.RetryAfter(v) }
 
 // badResponse is an answer that does not follow the protocol.
 func badResponse(provider, msg string, cause error) *providers.Error {

@@ -23,7 +23,7 @@ func TestHTTPErrors(t *testing.T) {
 		{name: "400", body: fixture(t, "error_400.json"), status: 400, wantStatus: 400, code: "invalid_argument",
 			msgPrefix: "* GenerateContentRequest.contents: contents is not specified", apiStatus: 400},
 		{name: "400 bad key", body: fixture(t, "error_400_key.json"), status: 400, wantStatus: 401, code: "invalid_api_key",
-			msgPrefix: "API key not valid.", apiStatus: 401},
+			msgPrefix: "API key not valid.", apiStatus: 502}, // the gateway's key, not the client's
 		{name: "403", body: fixture(t, "error_403.json"), status: 403, wantStatus: 403, code: "permission_denied",
 			msgPrefix: "Method doesn't allow unregistered callers", apiStatus: 403},
 		{name: "429 header", body: fixture(t, "error_429.json"), retryAfter: "7", status: 429, wantStatus: 429, code: "resource_exhausted",

@@ -10,7 +10,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/llmgw/gateway/app/providers"
@@ -98,4 +101,28 @@ func RawString(raw json.RawMessage) (s string, isStr bool) {
 func IsNull(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) == 0 || string(raw) == "null"
+}
+
+// RetryAfter reads a Retry-After header: delay-seconds or an HTTP date (ok
+// false when absent, past or malformed).
+func RetryAfter(v string) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0, false
+		}
+		if n > 86400*365 {
+			n = 86400 * 365 // absurd values must not overflow a Duration
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d, true
+		}
+	}
+	return 0, false
 }

@@ -10,13 +10,20 @@ import (
 
 const chatPath = "/v1/chat/completions"
 
-// chatBody encodes the request as the upstream must see it. The struct is
+// chatBody encodes the request as the upstream must see it (see dialect.go
+// for what changes for upstreams other than OpenRouter). The struct is
 // copied so the caller's request is never mutated (it may be retried against
-// another provider); the slices and maps it shares are only read.
-func chatBody(req *schema.ChatRequest, model string, stream bool) ([]byte, error) {
+// another provider); the slices and maps it shares are only read. Errors are
+// *providers.Error.
+func (p *Provider) chatBody(t providers.Target, req *schema.ChatRequest, stream bool) ([]byte, error) {
 	r := *req
-	r.Model = model
+	r.Model = t.Model
 	r.Stream = stream
+	if !p.takesExtensions(t) {
+		if err := toChatCompletions(t.Provider, &r); err != nil {
+			return nil, err
+		}
+	}
 	if stream {
 		// Always ask for usage: the gateway bills from it. The final chunk then
 		// has empty choices, which clients that asked for it expect anyway and
@@ -26,7 +33,11 @@ func chatBody(req *schema.ChatRequest, model string, stream bool) ([]byte, error
 		// OpenAI rejects stream_options on a non-streaming request.
 		r.StreamOptions = nil
 	}
-	return r.MarshalJSON() // directly: json.Marshal would re-validate and compact its output
+	b, err := r.MarshalJSON() // directly: json.Marshal would re-validate and compact its output
+	if err != nil {
+		return nil, encodeError(t, err)
+	}
+	return b, nil
 }
 
 // chatEnvelope decodes a completion while noticing an error object that some
@@ -38,9 +49,9 @@ type chatEnvelope struct {
 
 // Chat implements providers.Provider.
 func (p *Provider) Chat(ctx context.Context, t providers.Target, req *schema.ChatRequest) (*schema.ChatResponse, error) {
-	body, err := chatBody(req, t.Model, false)
+	body, err := p.chatBody(t, req, false)
 	if err != nil {
-		return nil, encodeError(t, err)
+		return nil, err
 	}
 	resp, err := p.post(ctx, t, chatPath, body, "application/json")
 	if err != nil {

@@ -47,7 +47,7 @@ func TestStatusErrors(t *testing.T) {
 		{"400", fixture(t, "error_400.json"), "application/json", 400,
 			"Invalid type for 'temperature': expected a decimal, but got a string instead.", "invalid_request_error", "invalid_type", "temperature", false, 400},
 		{"401", fixture(t, "error_401.json"), "application/json", 401,
-			"Incorrect API key provided: sk-proj-", "invalid_request_error", "invalid_api_key", "", false, 401},
+			"Incorrect API key provided: sk-proj-", "invalid_request_error", "invalid_api_key", "", false, 502}, // the gateway's key, not the client's
 		{"404", fixture(t, "error_404.json"), "application/json", 404,
 			"The model `gpt-5-ultra` does not exist or you do not have access to it.", "invalid_request_error", "model_not_found", "", false, 404},
 		{"429", fixture(t, "error_429.json"), "application/json", 429,
@@ -61,7 +61,7 @@ func TestStatusErrors(t *testing.T) {
 			"This model's maximum context length is 8192 tokens.", "BadRequestError", "", "", false, 400},
 		{"gemini list", fixture(t, "error_gemini_400.json"), "application/json", 400,
 			"Request contains an invalid argument.", "", "", "", false, 400},
-		{"error string", `{"error":"Invalid API key"}`, "application/json", 401, "Invalid API key", "", "", "", false, 401},
+		{"error string", `{"error":"Invalid API key"}`, "application/json", 401, "Invalid API key", "", "", "", false, 502},
 		{"message only", `{"message":"Not allowed"}`, "application/json", 403, "Not allowed", "", "", "", false, 403},
 		{"FastAPI detail", `{"detail":"Not Found"}`, "application/json", 404, "Not Found", "", "", "", false, 404},
 		{"numeric string code", `{"error":{"message":"slow down","code":"429"}}`, "application/json", 429, "slow down", "", "", "", true, 429},

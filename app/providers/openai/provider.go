@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/httpx"
 )
 
 // maxResponseBody caps a successful non-streaming body. Embeddings of a large
@@ -90,7 +91,9 @@ func (p *Provider) post(ctx context.Context, t providers.Target, path string, bo
 	}
 	// A read error here still leaves the status, which is what matters.
 	b, _, _ := readCapped(resp.Body, maxErrorBody)
-	return nil, statusError(t.Provider, resp.StatusCode, b)
+	e := statusError(t.Provider, resp.StatusCode, b)
+	e.RetryAfter, _ = httpx.RetryAfter(resp.Header.Get("Retry-After"))
+	return nil, e
 }
 
 // readAll reads a successful body completely and closes it.

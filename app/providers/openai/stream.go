@@ -26,9 +26,9 @@ const drainWait = 100 * time.Millisecond
 
 // ChatStream implements providers.Provider.
 func (p *Provider) ChatStream(ctx context.Context, t providers.Target, req *schema.ChatRequest) (providers.ChatStream, error) {
-	body, err := chatBody(req, t.Model, true)
+	body, err := p.chatBody(t, req, true)
 	if err != nil {
-		return nil, encodeError(t, err)
+		return nil, err
 	}
 	resp, err := p.post(ctx, t, chatPath, body, "text/event-stream")
 	if err != nil {

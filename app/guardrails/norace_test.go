@@ -1,0 +1,5 @@
+//go:build !race
+
+package guardrails
+
+const raceEnabled = false

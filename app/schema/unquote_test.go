@@ -1,0 +1,50 @@
+package schema
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func FuzzUnquoteMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\nb\t\"c\"\\d\/e"`, `"\u00e9\u4e2d\ud83d\ude00"`, `"\ud800"`, `"é中😀"`, "\"\xff\"", `"\u12"`, `"a\qb"`, `""`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want string
+		if json.Unmarshal(b, &want) != nil {
+			return // only valid literals reach unquote
+		}
+		got, err := unquote(b)
+		if err != nil || got != want {
+			t.Fatalf("unquote(%q) = %q, %v; encoding/json: %q", b, got, err, want)
+		}
+	})
+}
+
+// FuzzMarshalMatchesEncodingJSON: the spliced encoding of a request is
+// byte-for-byte what encoding/json makes of it.
+func FuzzMarshalMatchesEncodingJSON(f *testing.F) {
+	f.Add([]byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi <b> & \"q\" \u2028"},{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"user","content":[{"type":"text","text":"x"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}],"temperature":0.5,"x_extra":{"a":1}}`))
+	f.Add([]byte(`{"model":"\"messages\":null","messages":[{"role":"\"content\":null","content":"\"content\":null"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r ChatRequest
+		if json.Unmarshal(b, &r) != nil {
+			return
+		}
+		got, err := r.MarshalJSON()
+		if err != nil {
+			return
+		}
+		type plain ChatRequest
+		want, err := json.Marshal(plain(r))
+		if err != nil {
+			t.Fatalf("encoding/json failed where MarshalJSON did not: %v", err)
+		}
+		if len(r.Extra) > 0 {
+			want, _ = appendExtra(want, r.Extra)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("MarshalJSON\n%s\nencoding/json\n%s", got, want)
+		}
+	})
+}
