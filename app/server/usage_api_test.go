@@ -94,7 +94,9 @@ func TestUsageAndLogsAPI(t *testing.T) {
 				t.Fatalf("row %s twice", r["id"])
 			}
 			seen[r["id"].(string)] = true
-			if i > 0 && r["createdAt"].(string) > all[i-1]["createdAt"].(string) {
+			// Parsed, not compared as strings: RFC 3339 drops trailing zeros
+			// of the fraction, so ".12Z" sorts after ".123Z" as text.
+			if i > 0 && parseTime(t, r["createdAt"]).After(parseTime(t, all[i-1]["createdAt"])) {
 				t.Fatalf("not newest first at %d", i)
 			}
 		}
@@ -130,4 +132,14 @@ func TestUsageAndLogsAPI(t *testing.T) {
 			t.Fatalf("logs leaked across organizations")
 		}
 	})
+}
+
+func parseTime(t *testing.T, v any) time.Time {
+	t.Helper()
+	s, _ := v.(string)
+	ts, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("time %q: %v", v, err)
+	}
+	return ts
 }
