@@ -208,6 +208,9 @@ func TestKeyCoversSchema(t *testing.T) {
 	}
 	rt := reflect.TypeFor[schema.ChatRequest]()
 	for i := 0; i < rt.NumField(); i++ {
+		if !rt.Field(i).IsExported() {
+			continue // the raw message sources: the same messages as Messages
+		}
 		name := strings.Split(rt.Field(i).Tag.Get("json"), ",")[0]
 		if !covered[name] {
 			t.Errorf("ChatRequest.%s (%q) is neither in the key tests nor excluded", rt.Field(i).Name, name)
@@ -225,8 +228,8 @@ func TestKeyCoversSchema(t *testing.T) {
 		reflect.TypeFor[schema.ToolCallFunction](): 2,
 		reflect.TypeFor[schema.ChatRequest]():      24,
 	} {
-		if typ.NumField() != n {
-			t.Errorf("schema.%s has %d fields, key.go encodes %d: update the encoder and keyVersion", typ.Name(), typ.NumField(), n)
+		if got := typ.NumField() - unexported(typ); got != n {
+			t.Errorf("schema.%s has %d fields, key.go encodes %d: update the encoder and keyVersion", typ.Name(), got, n)
 		}
 	}
 }
@@ -383,4 +386,14 @@ func BenchmarkKey(b *testing.B) {
 	for b.Loop() {
 		Key("proj_1", r)
 	}
+}
+
+func unexported(typ reflect.Type) int {
+	n := 0
+	for i := 0; i < typ.NumField(); i++ {
+		if !typ.Field(i).IsExported() {
+			n++
+		}
+	}
+	return n
 }

@@ -39,6 +39,11 @@ type ChatRequest struct {
 
 	// Extra holds every top-level field not listed above, passed through as sent.
 	Extra map[string]json.RawMessage `json:"-"`
+
+	// sources are the decoded messages as the client sent them, index for
+	// index (see msgSource). Copies of the request share them; they are
+	// only read.
+	sources []msgSource
 }
 
 // StreamOptions is the OpenAI stream_options object.

@@ -22,78 +22,106 @@ type SyntaxError struct{ Err error }
 func (e *SyntaxError) Error() string { return "invalid JSON in request body: " + e.Err.Error() }
 func (e *SyntaxError) Unwrap() error { return e.Err }
 
-// UnmarshalJSON decodes the top level once into raw values, then each known field
-// from its own bytes. Unknown fields are kept in Extra for pass-through.
+// chatFields maps the known top-level fields to their place in ChatRequest.
+// A field sent twice is decoded once, from its last occurrence, as
+// encoding/json does with maps.
+var chatFields = [...]struct {
+	name   string
+	target func(r *ChatRequest) any
+}{
+	{"model", func(r *ChatRequest) any { return &r.Model }},
+	{"stream", func(r *ChatRequest) any { return &r.Stream }},
+	{"stream_options", func(r *ChatRequest) any { return &r.StreamOptions }},
+	{"max_tokens", func(r *ChatRequest) any { return &r.MaxTokens }},
+	{"max_completion_tokens", func(r *ChatRequest) any { return &r.MaxCompletionTokens }},
+	{"temperature", func(r *ChatRequest) any { return &r.Temperature }},
+	{"top_p", func(r *ChatRequest) any { return &r.TopP }},
+	{"n", func(r *ChatRequest) any { return &r.N }},
+	{"stop", func(r *ChatRequest) any { return &r.Stop }},
+	{"seed", func(r *ChatRequest) any { return &r.Seed }},
+	{"presence_penalty", func(r *ChatRequest) any { return &r.PresencePenalty }},
+	{"frequency_penalty", func(r *ChatRequest) any { return &r.FrequencyPenalty }},
+	{"logit_bias", func(r *ChatRequest) any { return &r.LogitBias }},
+	{"logprobs", func(r *ChatRequest) any { return &r.Logprobs }},
+	{"top_logprobs", func(r *ChatRequest) any { return &r.TopLogprobs }},
+	{"tools", func(r *ChatRequest) any { return &r.Tools }},
+	{"tool_choice", func(r *ChatRequest) any { return &r.ToolChoice }},
+	{"parallel_tool_calls", func(r *ChatRequest) any { return &r.ParallelToolCalls }},
+	{"response_format", func(r *ChatRequest) any { return &r.ResponseFormat }},
+	{"user", func(r *ChatRequest) any { return &r.User }},
+	{"reasoning_effort", func(r *ChatRequest) any { return &r.ReasoningEffort }},
+	{"reasoning", func(r *ChatRequest) any { return &r.Reasoning }},
+}
+
+// chatFieldIndex finds a field in chatFields.
+var chatFieldIndex = func() map[string]int {
+	m := make(map[string]int, len(chatFields))
+	for i, f := range chatFields {
+		m[f.name] = i
+	}
+	return m
+}()
+
+// UnmarshalJSON validates the body in one pass, then walks it without
+// re-validating: messages are decoded by hand (see message.go), the other
+// known fields with encoding/json from their own (small) bytes. Unknown
+// fields are kept in Extra for pass-through. The request keeps its own copy
+// of b, so b may be reused afterwards.
 func (r *ChatRequest) UnmarshalJSON(b []byte) error {
-	top, err := decodeObject(b)
-	if err != nil {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return &SyntaxError{Err: fmt.Errorf("empty body")}
+	}
+	if err := validJSON(b); err != nil {
 		return err
 	}
+	if b[0] != '{' {
+		return &SyntaxError{Err: fmt.Errorf("the body must be a JSON object")}
+	}
+	b = bytes.Clone(b) // raw message sources point into it
 	*r = ChatRequest{}
-	for k, v := range top {
-		var target any
-		switch k {
-		case "model":
-			target = &r.Model
-		case "messages":
-			target = &r.Messages
-		case "stream":
-			target = &r.Stream
-		case "stream_options":
-			target = &r.StreamOptions
-		case "max_tokens":
-			target = &r.MaxTokens
-		case "max_completion_tokens":
-			target = &r.MaxCompletionTokens
-		case "temperature":
-			target = &r.Temperature
-		case "top_p":
-			target = &r.TopP
-		case "n":
-			target = &r.N
-		case "stop":
-			r.Stop = nullToNil(v)
-			continue
-		case "seed":
-			target = &r.Seed
-		case "presence_penalty":
-			target = &r.PresencePenalty
-		case "frequency_penalty":
-			target = &r.FrequencyPenalty
-		case "logit_bias":
-			r.LogitBias = nullToNil(v)
-			continue
-		case "logprobs":
-			target = &r.Logprobs
-		case "top_logprobs":
-			target = &r.TopLogprobs
-		case "tools":
-			target = &r.Tools
-		case "tool_choice":
-			r.ToolChoice = nullToNil(v)
-			continue
-		case "parallel_tool_calls":
-			target = &r.ParallelToolCalls
-		case "response_format":
-			r.ResponseFormat = nullToNil(v)
-			continue
-		case "user":
-			target = &r.User
-		case "reasoning_effort":
-			target = &r.ReasoningEffort
-		case "reasoning":
-			r.Reasoning = nullToNil(v)
-			continue
-		default:
+	var known [len(chatFields)][]byte
+	var messages []byte
+	err := eachMember(b, func(m member) error {
+		k := keyBytes(m.key)
+		if string(k) == "messages" {
+			messages = m.val
+		} else if i, ok := chatFieldIndex[string(k)]; ok {
+			known[i] = m.val
+		} else {
 			if r.Extra == nil {
 				r.Extra = make(map[string]json.RawMessage)
 			}
-			r.Extra[k] = v
-			continue
+			r.Extra[string(k)] = m.val
 		}
-		if err := json.Unmarshal(v, target); err != nil {
-			return &FieldError{Param: k, Msg: fmt.Sprintf("Invalid value for '%s': %s", k, describe(err))}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if messages != nil {
+		if err := r.decodeMessages(messages); err != nil {
+			return err
 		}
+	}
+	for i, v := range known {
+		if v != nil {
+			if err := decodeField(chatFields[i].name, v, chatFields[i].target(r)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// decodeField decodes one known field; null leaves raw fields nil.
+func decodeField(k string, v []byte, target any) error {
+	if raw, ok := target.(*json.RawMessage); ok {
+		*raw = nullToNil(v)
+		return nil
+	}
+	if err := json.Unmarshal(v, target); err != nil {
+		return &FieldError{Param: k, Msg: fmt.Sprintf("Invalid value for '%s': %s", k, describe(err))}
 	}
 	return nil
 }
@@ -101,44 +129,28 @@ func (r *ChatRequest) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes the known fields followed by Extra, so an OpenAI-compatible
 // upstream sees every field the client sent.
 //
-// Messages are encoded apart and spliced in: through encoding/json, every
-// content string returned by Content.MarshalJSON would be validated and
-// compacted once more, a second full pass over 100 KB prompts.
+// Messages are written apart into the one output buffer: those the gateway
+// did not change as the client's bytes (see msgSource), the others encoded.
+// Through encoding/json every content string would be validated, escaped and
+// copied again, several full passes over 100 KB prompts.
 func (r ChatRequest) MarshalJSON() ([]byte, error) {
 	type plain ChatRequest // drops the methods, avoiding recursion
 	msgs := r.Messages
 	r.Messages = nil
-	b, err := json.Marshal(plain(r))
+	head, err := json.Marshal(plain(r))
 	if err != nil {
 		return nil, err
 	}
-	mb, err := marshalMessages(msgs)
-	if err != nil {
+	r.Messages = msgs
+	const field = `"messages":null`
+	i := bytes.Index(head, []byte(field)) // the first: quotes inside strings are escaped
+	out := make([]byte, 0, len(head)+r.messagesSize()+extraSize(r.Extra))
+	out = append(out, head[:i+len(field)-len("null")]...)
+	if out, err = r.appendMessages(out); err != nil {
 		return nil, err
 	}
-	b = splice(b, `"messages":null`, `"messages":`, mb)
-	if len(r.Extra) == 0 {
-		return b, nil
-	}
-	return appendExtra(b, r.Extra)
-}
-
-func marshalMessages(msgs []Message) ([]byte, error) {
-	if msgs == nil {
-		return []byte("null"), nil
-	}
-	out := []byte{'['}
-	for i := range msgs {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		mb, err := marshalMessage(msgs[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, mb...)
-	}
-	return append(out, ']'), nil
+	out = append(out, head[i+len(field):len(head)-1]...) // without the closing brace
+	return appendExtra(out, r.Extra), nil
 }
 
 // marshalMessage encodes a message with its content spliced in raw.
@@ -180,30 +192,34 @@ func splice(b []byte, field, prefix string, value []byte) []byte {
 	return append(out, b[i+len(field):]...)
 }
 
-// appendExtra splices extra fields (sorted, for deterministic output) into a
-// marshalled object. Fields already present win.
-func appendExtra(obj []byte, extra map[string]json.RawMessage) ([]byte, error) {
+// appendExtra appends extra fields (sorted, for deterministic output) and
+// the closing brace to obj, an encoded object without its closing brace.
+func appendExtra(obj []byte, extra map[string]json.RawMessage) []byte {
 	keys := make([]string, 0, len(extra))
 	for k := range extra {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var buf bytes.Buffer
-	buf.Grow(len(obj) + 64*len(keys))
-	buf.Write(obj[:len(obj)-1])
-	empty := len(bytes.TrimSpace(obj[1:len(obj)-1])) == 0
+	empty := len(bytes.TrimSpace(obj[1:])) == 0
 	for _, k := range keys {
 		if !empty {
-			buf.WriteByte(',')
+			obj = append(obj, ',')
 		}
 		empty = false
 		kb, _ := json.Marshal(k)
-		buf.Write(kb)
-		buf.WriteByte(':')
-		buf.Write(extra[k])
+		obj = append(obj, kb...)
+		obj = append(obj, ':')
+		obj = append(obj, extra[k]...)
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return append(obj, '}')
+}
+
+func extraSize(extra map[string]json.RawMessage) int {
+	n := 1
+	for k, v := range extra {
+		n += len(k) + len(v) + 8
+	}
+	return n
 }
 
 // decodeObject splits a JSON object into its raw top-level values.

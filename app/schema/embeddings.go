@@ -57,7 +57,7 @@ func (r EmbeddingRequest) MarshalJSON() ([]byte, error) {
 	if err != nil || len(r.Extra) == 0 {
 		return b, err
 	}
-	return appendExtra(b, r.Extra)
+	return appendExtra(b[:len(b)-1], r.Extra), nil
 }
 
 // InputTexts returns the input as strings when it is a string or string array

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // unquote decodes a JSON string literal that the caller's decoder has already
@@ -11,12 +12,18 @@ import (
 // validation pass encoding/json would repeat over every byte, which matters
 // for 100 KB prompts. Anything unusual (invalid UTF-8, a lone surrogate, a
 // malformed escape) is left to encoding/json so results stay identical.
-func unquote(b []byte) (string, error) {
+func unquote(b []byte) (string, error) { return unquoteIn(b, false) }
+
+// unquoteIn is unquote; with owned, a string without escapes or non-ASCII
+// bytes is returned as a view of b instead of a copy. Only for bytes the
+// request owns and never changes (ChatRequest's copy of its body): a 100 KB
+// prompt is then not copied at all.
+func unquoteIn(b []byte, owned bool) (string, error) {
 	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
 		return slowUnquote(b)
 	}
 	body := b[1 : len(b)-1]
-	i := 0
+	i := plainRun(body, 0, true)
 	for i < len(body) {
 		c := body[i]
 		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
@@ -24,8 +31,11 @@ func unquote(b []byte) (string, error) {
 		}
 		i++
 	}
-	if i == len(body) {
-		return string(body), nil // plain ASCII: the common case of the hot path
+	if i == len(body) { // plain ASCII: the common case of the hot path
+		if owned && len(body) > 0 {
+			return unsafe.String(&body[0], len(body)), nil
+		}
+		return string(body), nil
 	}
 	out := make([]byte, 0, len(body))
 	out = append(out, body[:i]...)

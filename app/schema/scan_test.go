@@ -1,0 +1,101 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// FuzzValidMatchesEncodingJSON: validJSON accepts exactly what json.Valid
+// accepts, and never panics.
+func FuzzValidMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{`{}`, `[]`, `{"a":[1,-2.5e+3,true,false,null,"x\u00e9\n"]}`, `{"a":}`, `01`, `-`, `1.`, `1e`, `"\u12"`,
+		"\"\x01\"", `"\x"`, `{"a" 1}`, `[1,]`, `{"a":1,}`, ` "s" `, `nul`, `tru`, `[`, `"abc`, "\"\xff\"", `{"a":"b"}x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := validJSON(b)
+		if want := json.Valid(b); (err == nil) != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid = %v", b, err, want)
+		}
+		if err != nil {
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %T %v", err, err)
+			}
+		}
+	})
+}
+
+func TestValidJSONDepth(t *testing.T) {
+	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
+	if validJSON([]byte(deep)) == nil {
+		t.Fatal("20000 levels accepted")
+	}
+	ok := strings.Repeat("[", 1000) + strings.Repeat("]", 1000)
+	if err := validJSON([]byte(ok)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// messageKeys lists "messages" and the known message keys, for skipping inputs whose keys
+// encoding/json would match case-insensitively (the gateway matches exactly,
+// as the upstream APIs do).
+var messageKeys = []string{"messages", "role", "content", "name", "tool_calls", "tool_call_id", "refusal", "reasoning", "reasoning_details",
+	"type", "text", "image_url", "url", "detail", "input_audio", "file", "cache_control"}
+
+func foldedKey(b []byte) bool {
+	lower := make([]byte, len(b)) // ASCII only, so offsets stay aligned
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	for _, k := range messageKeys {
+		for i := 0; ; {
+			j := bytes.Index(lower[i:], []byte(`"`+k+`"`))
+			if j < 0 {
+				break
+			}
+			if string(b[i+j+1:i+j+1+len(k)]) != k {
+				return true
+			}
+			i += j + 1
+		}
+	}
+	return false
+}
+
+// FuzzDecodeMessagesMatchesEncodingJSON: the hand-written message decoder
+// agrees with encoding/json (through Content.UnmarshalJSON) on every body
+// both accept.
+func FuzzDecodeMessagesMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}],"reasoning_details":[{"type":"reasoning.text","text":"t","signature":"s","index":0}]}]}`,
+		`{"messages":[{"role":"user","content":[{"type":"text","text":"a\u00e9"},{"type":"image_url","image_url":{"url":"data:x","detail":"low"}},null,{"type":"input_audio","input_audio":{"data":"AA"}}]}]}`,
+		`{"messages":[null,{"role":"tool","tool_call_id":"x","content":"r","refusal":"no","name":null}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if foldedKey(b) {
+			return
+		}
+		var ref struct {
+			Messages []Message `json:"messages"`
+		}
+		refErr := json.Unmarshal(b, &ref)
+		r, err := DecodeChatRequest(b)
+		if err != nil || refErr != nil {
+			return // agreement on errors is not required: ours are field-precise
+		}
+		got, _ := json.Marshal(r.WithoutSources().Messages)
+		want, _ := json.Marshal(ref.Messages)
+		if string(got) != string(want) {
+			t.Fatalf("decoded\n%s\nencoding/json\n%s", got, want)
+		}
+	})
+}
