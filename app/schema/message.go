@@ -208,6 +208,10 @@ func (p *ContentPart) decodeImageURL(v []byte) error {
 // snapshot copies a message deeply enough that a later change to m, even in
 // place (a redacted part text), makes sameMessage false.
 func snapshot(m Message) Message {
+	if m.Content.Text != nil {
+		t := *m.Content.Text
+		m.Content.Text = &t
+	}
 	m.Content.Parts = cloneSlice(m.Content.Parts)
 	for i, p := range m.Content.Parts {
 		if p.ImageURL != nil {

@@ -99,3 +99,50 @@ func FuzzDecodeMessagesMatchesEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestPassThrough: unchanged messages are forwarded as the client wrote
+// them; a changed one, or one with unknown or repeated keys, is re-encoded.
+func TestPassThrough(t *testing.T) {
+	in := `{"model":"m","messages":[` +
+		`{"role":"system","content":"be <terse>"},` +
+		`{"role":"user", "content" : "a & b"},` +
+		`{"role":"user","content":"x","vendor":1},` +
+		`{"role":"user","content":"y","content":"z"},` +
+		`{"role":"user","content":[{"type":"text","text":"p <1>"}]},` +
+		`{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{\"q\":\"<v>\"}"}}]}]}`
+	r, err := DecodeChatRequest([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := r.MarshalJSON()
+	for _, want := range []string{`{"role":"system","content":"be <terse>"}`, `{"role":"user", "content" : "a & b"}`,
+		`{"role":"user","content":[{"type":"text","text":"p <1>"}]}`, `"arguments":"{\"q\":\"<v>\"}"`,
+		`{"role":"user","content":"x"}`, `{"role":"user","content":"z"}`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("%s not in\n%s", want, out)
+		}
+	}
+	// Changes in place or by replacement are seen.
+	redacted := "be [REDACTED]"
+	r.Messages[0].Content.Text = &redacted
+	*r.Messages[1].Content.Text = "a and b" // the string header, not its bytes
+	r.Messages[4].Content.Parts[0].Text = "p [1]"
+	r.Messages[5].ToolCalls[0].Function.Arguments = `{}`
+	out, _ = r.MarshalJSON()
+	for _, want := range []string{`"content":"be [REDACTED]"`, `"content":"a and b"`, `"text":"p [1]"`, `"arguments":"{}"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("%s not in\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "terse") || strings.Contains(string(out), "<1>") {
+		t.Errorf("stale bytes forwarded:\n%s", out)
+	}
+	// A copy of the request shares the sources; replacing its messages
+	// leaves the original's encoding alone.
+	c := *r
+	c.Messages = append([]Message(nil), r.Messages[:1]...)
+	c.Messages[0].Role = "developer"
+	if o, _ := c.MarshalJSON(); !strings.Contains(string(o), `"role":"developer"`) {
+		t.Errorf("copy: %s", o)
+	}
+}
