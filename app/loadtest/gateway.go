@@ -40,7 +40,7 @@ func buildGateway(ctx context.Context, dir string) (string, error) {
 type gatewayEnv map[string]string
 
 func newGatewayEnv(databaseURL, dataDir string) gatewayEnv {
-	return gatewayEnv{
+	e := gatewayEnv{
 		"PATH":                        os.Getenv("PATH"),
 		"HOME":                        os.Getenv("HOME"),
 		"DATABASE_URL":                databaseURL,
@@ -51,6 +51,13 @@ func newGatewayEnv(databaseURL, dataDir string) gatewayEnv {
 		"GATEWAY_SHUTDOWN_GRACE":      "10s",
 		"LOG_LEVEL":                   "warn",
 	}
+	// The Go runtime's knobs do pass, to measure their effect.
+	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS"} {
+		if v, ok := os.LookupEnv(k); ok {
+			e[k] = v
+		}
+	}
+	return e
 }
 
 func (e gatewayEnv) with(kv map[string]string) gatewayEnv {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"time"
@@ -118,6 +119,13 @@ func profileGateway(ctx context.Context, o options) error {
 			sum.n, sum.successPct(), sum.rps(), ms(sum.lat.pct(50)), ms(sum.lat.pct(99)))
 	}
 	fmt.Printf("CPU profile: %s\n  go tool pprof -top -tagfocus=role=gateway %s\n", o.profile, o.profile)
+	// The live heap is what every GC cycle marks: its size sets their cost.
+	runtime.GC()
+	if hf, err := os.Create(o.profile + ".heap"); err == nil {
+		_ = pprof.Lookup("heap").WriteTo(hf, 0)
+		hf.Close()
+		fmt.Printf("heap profile: %s.heap\n  go tool pprof -sample_index=inuse_space -top %s.heap\n", o.profile, o.profile)
+	}
 	cancel()
 	return <-served
 }
