@@ -66,18 +66,29 @@ func (g *Gateway) streamChat(c *fiber.Ctx, rc *reqCtx, proto Protocol, req *sche
 		sp.acc = &respcache.Accumulator{}
 	}
 	sp.enc = proto.NewStream(sp.model, rc.promptTokens)
+	sp.w = bufio.NewWriterSize(&sp.out, 1024)
 	setServedHeaders(c, cand, sp.model)
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set(fiber.HeaderConnection, "keep-alive")
 	c.Set("X-Accel-Buffering", "no") // tell nginx-style proxies not to buffer the stream
 	g.inflight.Add(1)
-	c.Context().SetBodyStreamWriter(sp.run)
+	c.Context().SetBodyStream(sp, -1)
 	return nil
 }
 
-// streamPump copies one upstream stream to the client. It runs after the handler
-// returned (fasthttp's stream writer), so it must not touch the fiber.Ctx.
+// streamPump copies one upstream stream to the client. fasthttp pulls it as
+// the response body (an io.ReadCloser), from the connection's own goroutine,
+// after the handler returned, so it must not touch the fiber.Ctx. Each Read
+// returns the next event(s); fasthttp writes them as one chunk and flushes.
+// (fasthttp's SetBodyStreamWriter would push instead, from one more goroutine
+// per stream behind an in-memory pipe: a goroutine, a pipe and a copy per
+// chunk, which 1,000 concurrent streams pay in memory and latency.)
+//
+// A stream ends in one of two ways: Read reaches the end (EOF, upstream
+// error, unencodable chunk) and writes the last events, or fasthttp closes it
+// before that because writing to the client failed. Close settles and logs
+// the request either way.
 type streamPump struct {
 	g      *Gateway
 	rc     *reqCtx
@@ -93,6 +104,13 @@ type streamPump struct {
 	cache  *cacheTarget           // where a complete answer is stored (nil: not cached)
 	acc    *respcache.Accumulator // rebuilds the answer for the cache
 
+	w       *bufio.Writer // the encoders write here, into out
+	out     pending
+	started bool
+	ended   bool    // the last events were produced
+	result  outcome // the request's outcome, once ended
+	closed  bool
+
 	id      string
 	created int64
 	usage   *schema.Usage
@@ -101,51 +119,82 @@ type streamPump struct {
 	ttft    time.Duration
 }
 
-func (p *streamPump) run(w *bufio.Writer) {
-	defer p.g.inflight.Done()
-	defer p.cancel()
-	defer p.stream.Close()
+// pending holds encoded bytes until fasthttp reads them.
+type pending struct {
+	b   []byte
+	off int
+}
 
-	out := outcome{status: fiber.StatusOK, streamed: true}
-	chunk, err := p.first, error(nil)
-	for chunk != nil {
-		if werr := p.forward(w, chunk); werr != nil {
-			var ee encodeError
-			if errors.As(werr, &ee) {
-				// The upstream sent what the client's protocol cannot express: a
-				// broken stream, said so, never a silent end.
-				ae := apierr.BadGateway("The upstream's stream cannot be expressed in this API: " + ee.err.Error())
+func (q *pending) Write(b []byte) (int, error) {
+	q.b = append(q.b, b...)
+	return len(b), nil
+}
+
+func (q *pending) empty() bool { return q.off == len(q.b) }
+
+// Read implements io.Reader: it blocks until the upstream sends more.
+func (p *streamPump) Read(b []byte) (int, error) {
+	for p.out.empty() {
+		if p.ended {
+			return 0, io.EOF
+		}
+		p.out.b, p.out.off = p.out.b[:0], 0
+		p.step()
+		_ = p.w.Flush() // into memory: cannot fail
+	}
+	n := copy(b, p.out.b[p.out.off:])
+	p.out.off += n
+	return n, nil
+}
+
+// step forwards the next upstream chunk, or ends the stream.
+func (p *streamPump) step() {
+	var ch *schema.ChatChunk
+	if !p.started {
+		p.started = true
+		if ch = p.first; ch == nil { // an empty but clean stream
+			p.end(outcome{status: fiber.StatusOK, streamed: true})
+			return
+		}
+	} else {
+		var err error
+		if ch, err = p.stream.Recv(); err != nil {
+			out := outcome{status: fiber.StatusOK, streamed: true}
+			if !errors.Is(err, io.EOF) {
+				ae := providers.AsAPI(err)
+				if errors.Is(p.g.base.Err(), context.Canceled) {
+					ae = apierr.Unavailable("The gateway is shutting down.")
+				}
 				out.status, out.err = ae.Status, ae
-				_ = p.enc.Error(w, ae)
-				_ = w.Flush()
-				break
+				_ = p.enc.Error(p.w, ae) // a broken stream is never presented as a clean finish
 			}
-			// The client went away: stop the upstream now and bill what was
-			// generated, or (drain) read the rest to bill its exact usage.
-			out.status, out.err = 499, apierr.Cancelled("Client closed the connection.")
-			if p.g.drainOnDisconnect() {
-				p.drain()
-			}
-			break
-		}
-		chunk, err = p.stream.Recv()
-		if err != nil {
-			break
+			p.end(out)
+			return
 		}
 	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		ae := providers.AsAPI(err)
-		if errors.Is(p.g.base.Err(), context.Canceled) {
-			ae = apierr.Unavailable("The gateway is shutting down.")
-		}
-		out.status, out.err = ae.Status, ae
-		_ = p.enc.Error(w, ae) // a broken stream is never presented as a clean finish
-		_ = w.Flush()
+	if err := p.forward(p.w, ch); err != nil {
+		// The upstream sent what the client's protocol cannot express: a
+		// broken stream, said so, never a silent end.
+		ae := apierr.BadGateway("The upstream's stream cannot be expressed in this API: " + err.Error())
+		_ = p.enc.Error(p.w, ae)
+		p.end(outcome{status: ae.Status, err: ae, streamed: true})
 	}
+}
+
+// end settles the request: usage and cost, and on success the priced usage
+// chunk for the client and the answer for the cache.
+func (p *streamPump) end(out outcome) {
+	p.ended = true
+	p.result = p.settle(out, p.w)
+}
+
+// settle completes out with usage, cost and the retained payload. w is nil
+// when the client is gone: nothing is written then.
+func (p *streamPump) settle(out outcome, w *bufio.Writer) outcome {
 	usage, estimated := p.finalUsage()
 	cost := p.g.price(p.rc, p.cand.Offer.Price, usage)
 	cost.Apply(usage)
-	if out.err == nil {
+	if out.err == nil && w != nil {
 		p.writeUsage(w, usage)
 		if p.cache != nil {
 			resp := p.acc.Response()
@@ -159,7 +208,29 @@ func (p *streamPump) run(w *bufio.Writer) {
 		resp.Model, resp.Usage = p.model, usage
 		out.payload = payloadOf(p.rc, resp)
 	}
-	p.g.logRequest(p.rc, p.res, p.atts, out)
+	return out
+}
+
+// Close implements io.Closer; fasthttp calls it once the response is done,
+// or failed. Before the end, that means the client went away: stop the
+// upstream now and bill what was generated, or (drain) read the rest to bill
+// its exact usage.
+func (p *streamPump) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	defer p.g.inflight.Done()
+	defer p.cancel()
+	defer p.stream.Close()
+	if !p.ended {
+		if p.g.drainOnDisconnect() {
+			p.drain()
+		}
+		p.result = p.settle(outcome{status: 499, err: apierr.Cancelled("Client closed the connection."), streamed: true}, nil)
+	}
+	p.g.logRequest(p.rc, p.res, p.atts, p.result)
+	return nil
 }
 
 // drain reads the rest of the upstream stream after the client left, keeping
@@ -175,8 +246,9 @@ func (p *streamPump) drain() {
 	}
 }
 
-// forward rewrites an upstream chunk into the gateway's shape and sends it.
-// Usage is held back: the gateway sends its own priced usage chunk at the end.
+// forward rewrites an upstream chunk into the gateway's shape and encodes it
+// for the client. Usage is held back: the gateway sends its own priced usage
+// chunk at the end.
 func (p *streamPump) forward(w *bufio.Writer, ch *schema.ChatChunk) error {
 	if p.acc != nil {
 		p.acc.Add(ch)
@@ -210,19 +282,8 @@ func (p *streamPump) forward(w *bufio.Writer, ch *schema.ChatChunk) error {
 	if p.ttft == 0 {
 		p.ttft = time.Since(p.rc.start)
 	}
-	if err := p.enc.Chunk(w, ch); err != nil {
-		if w.Flush() != nil {
-			return err // the connection is gone, whatever the encoder said
-		}
-		return encodeError{err}
-	}
-	return w.Flush()
+	return p.enc.Chunk(w, ch) // into memory: an error is the encoder refusing the chunk
 }
-
-// encodeError: the protocol's encoder refused a chunk (not a write failure).
-type encodeError struct{ err error }
-
-func (e encodeError) Error() string { return e.err.Error() }
 
 func (p *streamPump) finalUsage() (*schema.Usage, bool) {
 	if u := p.usage; u != nil && (u.PromptTokens > 0 || u.CompletionTokens > 0) {
@@ -238,9 +299,7 @@ func (p *streamPump) writeUsage(w *bufio.Writer, u *schema.Usage) {
 	if id == "" {
 		id, created = "chatcmpl-"+p.rc.requestID, unixNow()
 	}
-	if p.enc.Finish(w, id, created, u, routingMetadata(p.rc, p.atts)) == nil {
-		_ = w.Flush()
-	}
+	_ = p.enc.Finish(w, id, created, u, routingMetadata(p.rc, p.atts))
 }
 
 // errFirstByte is the cancel cause when a stream's first chunk is too slow.

@@ -57,7 +57,7 @@ func NewReader(r io.Reader, maxEventBytes int) *Reader {
 	if maxEventBytes <= 0 {
 		maxEventBytes = DefaultMaxEventBytes
 	}
-	return &Reader{br: bufio.NewReaderSize(r, 16<<10), max: maxEventBytes}
+	return &Reader{br: bufio.NewReaderSize(r, 4<<10), max: maxEventBytes} // longer lines accumulate in line
 }
 
 // Next returns the next event that carries data; comment-only and data-less
