@@ -4,6 +4,9 @@ import (
 	"context"
 	"flag"
 	"io"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/llmgw/gateway/app/tracing"
@@ -31,9 +34,31 @@ func serve(args []string, stderr io.Writer) error {
 		defer cancel()
 		_ = shutdownTracing(ctx)
 	}()
+	if cfg.PprofAddr != "" {
+		servePprof(cfg.PprofAddr, log)
+	}
 	s, err := server.New(context.Background(), cfg, log)
 	if err != nil {
 		return err
 	}
 	return s.Run()
+}
+
+// servePprof serves the Go runtime's profiles on their own listener, apart
+// from the public app, for operators chasing CPU or memory on a live
+// instance.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go func() {
+		srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		if err := srv.ListenAndServe(); err != nil {
+			log.Error("pprof listener", "addr", addr, "error", err)
+		}
+	}()
+	log.Info("pprof listening", "addr", addr)
 }

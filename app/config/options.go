@@ -51,6 +51,7 @@ var Options = []Option{
 	{"GATEWAY_CACHE_LOOKUP_TIMEOUT", "250ms", "How long a response-cache read may take before the request is treated as a miss and goes upstream (raise it for a distant Redis)."},
 	{"GATEWAY_METRICS_TOKEN", "", "When set, GET /metrics requires `Authorization: Bearer <token>`; otherwise /metrics is open (expose it on a private network only)."},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "Enables OpenTelemetry tracing (OTLP/HTTP): one span per request and one per upstream attempt. The standard OTEL_* variables (headers, service name, sampler) apply."},
+	{"GATEWAY_PPROF_ADDR", "", "When set (e.g. `127.0.0.1:6060`), serves Go's /debug/pprof profiles on this separate address. Keep it on loopback or a private network: profiles reveal internals."},
 	{"LOG_LEVEL", "info", "debug | info | warn | error."},
 	{"LOG_FORMAT", "text", "text | json."},
 	{"STRIPE_SECRET_KEY", "", "Enables billing (credits). While billing is off, models without a known price are served with `cost: null`."},
@@ -79,6 +80,7 @@ type Config struct {
 	OnClientDisconnect   string // cancel | drain
 	CacheMemoryBytes     int64
 	CacheLookupTimeout   time.Duration
+	PprofAddr            string
 	MetricsToken         string
 	BillingEnabled       bool
 	TrustedProxies       []netip.Prefix
@@ -125,6 +127,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 		OnClientDisconnect:   p.oneOf("GATEWAY_ON_CLIENT_DISCONNECT", "cancel", "drain"),
 		CacheMemoryBytes:     int64(p.int("GATEWAY_CACHE_MEMORY_MB")) << 20,
 		CacheLookupTimeout:   p.dur("GATEWAY_CACHE_LOOKUP_TIMEOUT"),
+		PprofAddr:            p.str("GATEWAY_PPROF_ADDR"),
 		MetricsToken:         p.str("GATEWAY_METRICS_TOKEN"),
 		BillingEnabled:       p.str("STRIPE_SECRET_KEY") != "",
 		getenv:               getenv,

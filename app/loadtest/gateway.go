@@ -51,8 +51,9 @@ func newGatewayEnv(databaseURL, dataDir string) gatewayEnv {
 		"GATEWAY_SHUTDOWN_GRACE":      "10s",
 		"LOG_LEVEL":                   "warn",
 	}
-	// The Go runtime's knobs do pass, to measure their effect.
-	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS"} {
+	// The Go runtime's knobs do pass, to measure their effect, and the
+	// pprof listener, to profile the gateway during a run.
+	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS", "GATEWAY_PPROF_ADDR"} {
 		if v, ok := os.LookupEnv(k); ok {
 			e[k] = v
 		}
