@@ -47,10 +47,24 @@ func (openAIProtocol) NewStream(model string, _ int) StreamEncoder {
 	return &openAIStream{model: model}
 }
 
-type openAIStream struct{ model string }
+type openAIStream struct {
+	model     string
+	modelJSON []byte // the model as a JSON string
+	buf       []byte
+}
 
+// Chunk writes the upstream's own bytes with the model rewritten when the
+// upstream spoke this format and the chunk is unchanged; else it encodes.
 func (s *openAIStream) Chunk(w io.Writer, ch *schema.ChatChunk) error {
 	ch.Model = s.model
+	if s.modelJSON == nil {
+		s.modelJSON, _ = json.Marshal(s.model)
+	}
+	if b, ok := ch.AppendRaw(append(s.buf[:0], "data: "...), s.modelJSON); ok {
+		s.buf = append(b, '\n', '\n')
+		_, err := w.Write(s.buf)
+		return err
+	}
 	if ch.Object == "" {
 		ch.Object = "chat.completion.chunk"
 	}

@@ -235,6 +235,8 @@ type ChatChunk struct {
 	Usage             *Usage          `json:"usage,omitempty"`
 	SystemFingerprint string          `json:"system_fingerprint,omitempty"`
 	Metadata          json.RawMessage `json:"metadata,omitempty"`
+
+	src *chunkSource // the upstream's bytes, when decoded by DecodeChunk
 }
 
 // ChunkChoice is one choice delta of a chunk.

@@ -368,6 +368,7 @@ func skipSpace(b []byte, i int) int {
 type member struct {
 	key []byte
 	val []byte
+	at  int // val's offset in the object's bytes
 }
 
 // eachMember calls fn for each member of the object b (valid JSON, starting
@@ -380,7 +381,7 @@ func eachMember(b []byte, fn func(m member) error) error {
 		i = skipSpace(b, end)
 		i = skipSpace(b, i+1) // ':'
 		end = skipValue(b, i)
-		if err := fn(member{key: key, val: b[i:end:end]}); err != nil {
+		if err := fn(member{key: key, val: b[i:end:end], at: i}); err != nil {
 			return err
 		}
 		i = skipSpace(b, end)

@@ -40,11 +40,13 @@ func TestValidJSONDepth(t *testing.T) {
 	}
 }
 
-// messageKeys lists "messages" and the known message keys, for skipping inputs whose keys
+// messageKeys lists "messages", the known message and chunk keys, for skipping inputs whose keys
 // encoding/json would match case-insensitively (the gateway matches exactly,
 // as the upstream APIs do).
 var messageKeys = []string{"messages", "role", "content", "name", "tool_calls", "tool_call_id", "refusal", "reasoning", "reasoning_details",
-	"type", "text", "image_url", "url", "detail", "input_audio", "file", "cache_control"}
+	"type", "text", "image_url", "url", "detail", "input_audio", "file", "cache_control",
+	"id", "object", "created", "model", "choices", "usage", "system_fingerprint", "metadata", "error",
+	"index", "delta", "finish_reason", "logprobs"}
 
 func foldedKey(b []byte) bool {
 	lower := make([]byte, len(b)) // ASCII only, so offsets stay aligned
@@ -144,5 +146,92 @@ func TestPassThrough(t *testing.T) {
 	c.Messages[0].Role = "developer"
 	if o, _ := c.MarshalJSON(); !strings.Contains(string(o), `"role":"developer"`) {
 		t.Errorf("copy: %s", o)
+	}
+}
+
+// FuzzDecodeChunkMatchesEncodingJSON: the hand-written chunk decoder agrees
+// with encoding/json, and a chunk passed through unchanged decodes to the
+// same chunk with the new model.
+func FuzzDecodeChunkMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"c1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi \u00e9"},"finish_reason":null,"logprobs":null}]}`,
+		`{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"t","type":"function","function":{"name":"f","arguments":"{\""}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}`,
+		`{"id":"c","model":"m","choices":[],"usage":null,"system_fingerprint":"fp","service_tier":"default","obfuscation":"x"}`,
+		`{"error":{"message":"boom"}}`, `{"model":"a","model":"b","choices":[null]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if foldedKey(b) {
+			return
+		}
+		var ref struct {
+			ChatChunk
+			Error json.RawMessage `json:"error"`
+		}
+		refErr := json.Unmarshal(b, &ref)
+		ch, errObj, err := DecodeChunk(b)
+		if err != nil || refErr != nil {
+			return
+		}
+		if (errObj != nil) != (len(ref.Error) > 0 && string(ref.Error) != "null") {
+			t.Fatalf("error member: %q vs %q", errObj, ref.Error)
+		}
+		got, _ := json.Marshal(ch)
+		want, _ := json.Marshal(&ref.ChatChunk)
+		if string(got) != string(want) {
+			t.Fatalf("decoded\n%s\nencoding/json\n%s", got, want)
+		}
+		ch.Model = "renamed"
+		out, ok := ch.AppendRaw(nil, []byte(`"renamed"`))
+		if !ok {
+			return
+		}
+		again, _, err := DecodeChunk(out)
+		if err != nil {
+			t.Fatalf("passed-through chunk does not decode: %v\n%s", err, out)
+		}
+		a, _ := json.Marshal(again)
+		if string(a) != string(mustJSON(ch)) {
+			t.Fatalf("passed through\n%s\ndecodes to\n%s\nnot\n%s", out, a, mustJSON(ch))
+		}
+	})
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// TestChunkPassThrough: an unchanged chunk is the upstream's bytes with the
+// model rewritten; usage, duplicates or any change force re-encoding.
+func TestChunkPassThrough(t *testing.T) {
+	in := `{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"a<b"},"finish_reason":null}],"service_tier":"default"}`
+	ch, _, err := DecodeChunk([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, ok := ch.AppendRaw([]byte("data: "), []byte(`"openai/gpt-4o"`))
+	want := `data: ` + strings.Replace(in, `"gpt-4o-2024-08-06"`, `"openai/gpt-4o"`, 1)
+	if !ok || string(out) != want {
+		t.Fatalf("got %v %s\nwant %s", ok, out, want)
+	}
+	*ch.Choices[0].Delta.Content = "changed"
+	if _, ok := ch.AppendRaw(nil, []byte(`"m"`)); ok {
+		t.Fatal("an in-place change was passed through")
+	}
+	for _, s := range []string{
+		`{"id":"c","model":"m","choices":[],"usage":{"prompt_tokens":1}}`,
+		`{"id":"c","model":"m","model":"n","choices":[]}`,
+		`{"id":"c","choices":[]}`,
+	} {
+		ch, _, err := DecodeChunk([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch.Usage = nil // what the gateway does before encoding
+		if _, ok := ch.AppendRaw(nil, []byte(`"m"`)); ok {
+			t.Errorf("%s passed through", s)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package openai
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -74,13 +73,6 @@ func newStream(ctx context.Context, provider string, body io.ReadCloser) *stream
 	return &stream{ctx: ctx, provider: provider, body: body, events: sse.NewReader(body, 0)}
 }
 
-// chunkEnvelope decodes a chunk and, in the same pass, an error object that an
-// upstream may send in place of a chunk.
-type chunkEnvelope struct {
-	schema.ChatChunk
-	Error json.RawMessage `json:"error"`
-}
-
 var (
 	doneMarker      = []byte("[DONE]")
 	errStreamClosed = errors.New("stream closed")
@@ -120,11 +112,11 @@ func (s *stream) Recv() (*schema.ChatChunk, error) {
 			// Unmarshal would accept "null" as an empty chunk.
 			return nil, s.end(badResponse(s.provider, "invalid stream chunk", nil))
 		}
-		var c chunkEnvelope
-		if err := json.Unmarshal(data, &c); err != nil {
+		c, errObj, err := schema.DecodeChunk(data)
+		if err != nil {
 			return nil, s.end(badResponse(s.provider, "invalid stream chunk", err))
 		}
-		if !isNull(c.Error) || c.Object == "error" {
+		if errObj != nil || c.Object == "error" {
 			return nil, s.end(s.eventError(data))
 		}
 		for i := range c.Choices {
@@ -132,7 +124,7 @@ func (s *stream) Recv() (*schema.ChatChunk, error) {
 				s.sawFinish = true
 			}
 		}
-		return &c.ChatChunk, nil
+		return c, nil
 	}
 }
 
