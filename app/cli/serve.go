@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"time"
 
+	"github.com/llmgw/gateway/app/gctune"
 	"github.com/llmgw/gateway/app/tracing"
 
 	"github.com/llmgw/gateway/app/server"
@@ -34,6 +36,10 @@ func serve(args []string, stderr io.Writer) error {
 		defer cancel()
 		_ = shutdownTracing(ctx)
 	}()
+	// GOGC=off means the operator manages collection: leave it alone.
+	if os.Getenv("GOGC") != "off" {
+		defer gctune.Start(int64(cfg.GCMinHeapMB)<<20, gctune.CurrentPercent()).Stop()
+	}
 	if cfg.PprofAddr != "" {
 		servePprof(cfg.PprofAddr, log)
 	}

@@ -51,6 +51,7 @@ var Options = []Option{
 	{"GATEWAY_CACHE_LOOKUP_TIMEOUT", "250ms", "How long a response-cache read may take before the request is treated as a miss and goes upstream (raise it for a distant Redis)."},
 	{"GATEWAY_METRICS_TOKEN", "", "When set, GET /metrics requires `Authorization: Bearer <token>`; otherwise /metrics is open (expose it on a private network only)."},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "Enables OpenTelemetry tracing (OTLP/HTTP): one span per request and one per upstream attempt. The standard OTEL_* variables (headers, service name, sampler) apply."},
+	{"GATEWAY_GC_MIN_HEAP_MB", "64", "While the live heap is small, the garbage collector waits until the heap reaches this size (GOGC is raised after each cycle, never lowered below the GOGC in effect; 0 disables, GOGC=off leaves collection alone). Fewer collections under load mean a lower p99."},
 	{"GATEWAY_PPROF_ADDR", "", "When set (e.g. `127.0.0.1:6060`), serves Go's /debug/pprof profiles on this separate address. Keep it on loopback or a private network: profiles reveal internals."},
 	{"LOG_LEVEL", "info", "debug | info | warn | error."},
 	{"LOG_FORMAT", "text", "text | json."},
@@ -81,6 +82,7 @@ type Config struct {
 	CacheMemoryBytes     int64
 	CacheLookupTimeout   time.Duration
 	PprofAddr            string
+	GCMinHeapMB          int
 	MetricsToken         string
 	BillingEnabled       bool
 	TrustedProxies       []netip.Prefix
@@ -128,6 +130,7 @@ func LoadFrom(getenv func(string) string) (*Config, error) {
 		CacheMemoryBytes:     int64(p.int("GATEWAY_CACHE_MEMORY_MB")) << 20,
 		CacheLookupTimeout:   p.dur("GATEWAY_CACHE_LOOKUP_TIMEOUT"),
 		PprofAddr:            p.str("GATEWAY_PPROF_ADDR"),
+		GCMinHeapMB:          p.int("GATEWAY_GC_MIN_HEAP_MB"),
 		MetricsToken:         p.str("GATEWAY_METRICS_TOKEN"),
 		BillingEnabled:       p.str("STRIPE_SECRET_KEY") != "",
 		getenv:               getenv,
