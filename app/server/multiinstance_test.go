@@ -97,10 +97,28 @@ func (p *process) do(t *testing.T, method, path, token, body string) (int, map[s
 	return resp.StatusCode, out
 }
 
+// cacheStatus makes a chat request and returns its X-LLMGateway-Cache header.
+func (p *process) cacheStatus(t *testing.T, token, body string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", p.base+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("cached request: %d", resp.StatusCode)
+	}
+	return resp.Header.Get("X-LLMGateway-Cache")
+}
+
 // TestTwoInstancesShareLimitsAndRevocations runs two gateway processes on one
-// PostgreSQL database and one Redis: a rate limit, a spend limit and a key
-// revocation hold across both. Polling is slowed to an hour, so the revocation
-// can only travel over Redis.
+// PostgreSQL database and one Redis: the response cache, a rate limit, a spend
+// limit and a key revocation hold across both. Polling is slowed to an hour,
+// so changes can only travel over Redis.
 func TestTwoInstancesShareLimitsAndRevocations(t *testing.T) {
 	bin := gatewayBinary(t)
 	fake := fakeupstream.New()
@@ -145,6 +163,24 @@ func TestTwoInstancesShareLimitsAndRevocations(t *testing.T) {
 	}
 	if fmt.Sprint(codes) != "[200 200 402 402]" {
 		t.Fatalf("spend limit across instances: %v", codes)
+	}
+
+	// Caching turned on through A: an answer A stored is a hit on B, with
+	// no upstream call.
+	if st, r := a.do(t, "PATCH", "/v1/master/projects/"+creds["projectId"], mk, `{"cachingEnabled":true,"cacheDurationSeconds":300}`); st != 200 {
+		t.Fatalf("enable caching: %d %v", st, r)
+	}
+	cached := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"shared across instances"}]}`
+	if st, _ := a.do(t, "POST", "/v1/chat/completions", creds["apiKey"], cached); st != 200 {
+		t.Fatalf("first cached request: %d", st)
+	}
+	calls := len(fake.Requests())
+	hit := false
+	for deadline := time.Now().Add(2 * time.Second); !hit && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		hit = b.cacheStatus(t, creds["apiKey"], cached) == "HIT" // the store is written asynchronously
+	}
+	if !hit || len(fake.Requests()) != calls {
+		t.Fatalf("B did not answer from A's cache entry (hit %v, upstream calls %d -> %d)", hit, calls, len(fake.Requests()))
 	}
 
 	// Revocation: deactivate on A, refused on B right away (over pub/sub).
