@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -42,6 +43,11 @@ func (g *Gateway) cacheFor(rc *reqCtx, req *schema.ChatRequest) *cacheTarget {
 func (g *Gateway) completeCached(c *fiber.Ctx, rc *reqCtx, proto Protocol, req *schema.ChatRequest, res *catalog.Resolution, cands []routing.Candidate, ct *cacheTarget) error {
 	var atts []*attempt
 	var callErr error
+	// A client that leaves is logged as 499, but the shared call is never
+	// cancelled: other requests may be waiting for it, and its answer fills
+	// the cache. Its leader is billed the call's usage, as with drain.
+	var gone atomic.Bool
+	stop := watchClient(c, func() { gone.Store(true) })
 	resp, outcome, err := g.Cache.Do(g.base, ct.key, ct.ttl, func(ctx context.Context) (*schema.ChatResponse, error) {
 		r, a, err := g.callChat(ctx, req, cands)
 		atts, callErr = a, err
@@ -50,6 +56,13 @@ func (g *Gateway) completeCached(c *fiber.Ctx, rc *reqCtx, proto Protocol, req *
 		}
 		return r, err
 	})
+	stop()
+	if gone.Load() {
+		if outcome != respcache.Miss {
+			atts = nil // a hit: no call of its own, nothing billed
+		}
+		return g.clientGone(rc, req, res, atts, resp)
+	}
 	if outcome == respcache.Miss {
 		if callErr != nil || (err != nil && len(atts) > 0) {
 			return g.giveUp(rc, res, atts, false)

@@ -89,3 +89,25 @@ func TestClientDisconnect(t *testing.T) {
 		})
 	}
 }
+
+// TestClientDisconnectWithCache: with the response cache on, a client that
+// leaves during the (shared) upstream call is logged as 499, billed the
+// call's usage; the call is not cancelled and its answer fills the cache.
+func TestClientDisconnectWithCache(t *testing.T) {
+	h := startGateway(t, "sqlite", nil)
+	enableCaching(t, h)
+	body := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"#slow 1000ms\ncached question"}]}`
+	abandon(t, h, "req_gone_cached", body, false, 300*time.Millisecond)
+	row := rowOf(t, h, "req_gone_cached")
+	if row.Status != 499 || row.ErrorType != "request_cancelled" || row.TotalCost == nil || *row.TotalCost <= 0 || row.CompletionTokens == 0 {
+		t.Fatalf("row %+v", row)
+	}
+	if h.fake.Cancelled() != 0 {
+		t.Fatalf("the shared upstream call was cancelled")
+	}
+	h.srv.Cache.Wait()
+	st, _ := h.call("POST", "/v1/chat/completions", h.setup.APIKey, body)
+	if st != 200 || len(h.fake.Requests()) != 1 {
+		t.Fatalf("after the abandoned fill: %d, %d upstream calls", st, len(h.fake.Requests()))
+	}
+}
