@@ -195,10 +195,7 @@ func snapshotChunk(ch *ChatChunk) ChatChunk {
 		d := &s.Choices[i].Delta
 		d.Content, d.Reasoning, d.Refusal = clonePtr(d.Content), clonePtr(d.Reasoning), clonePtr(d.Refusal)
 		s.Choices[i].FinishReason = clonePtr(s.Choices[i].FinishReason)
-		d.ToolCalls = cloneSlice(d.ToolCalls)
-		for j, tc := range d.ToolCalls {
-			d.ToolCalls[j].Index = clonePtr(tc.Index)
-		}
+		d.ToolCalls = cloneCalls(d.ToolCalls)
 		d.ReasoningDetails = cloneSlice(d.ReasoningDetails)
 	}
 	return s
@@ -230,23 +227,9 @@ func sameChunk(a, b *ChatChunk) bool {
 }
 
 func sameDelta(a, b *Delta) bool {
-	if a.Role != b.Role || !samePtr(a.Content, b.Content) || !samePtr(a.Reasoning, b.Reasoning) ||
-		!samePtr(a.Refusal, b.Refusal) || len(a.ToolCalls) != len(b.ToolCalls) ||
-		len(a.ReasoningDetails) != len(b.ReasoningDetails) {
-		return false
-	}
-	for i := range a.ToolCalls {
-		x, y := &a.ToolCalls[i], &b.ToolCalls[i]
-		if !samePtr(x.Index, y.Index) || x.ID != y.ID || x.Type != y.Type || x.Function != y.Function {
-			return false
-		}
-	}
-	for i := range a.ReasoningDetails {
-		if a.ReasoningDetails[i] != b.ReasoningDetails[i] {
-			return false
-		}
-	}
-	return true
+	return a.Role == b.Role && samePtr(a.Content, b.Content) && samePtr(a.Reasoning, b.Reasoning) &&
+		samePtr(a.Refusal, b.Refusal) && sameCalls(a.ToolCalls, b.ToolCalls) &&
+		sameDetails(a.ReasoningDetails, b.ReasoningDetails)
 }
 
 // AppendRaw appends the chunk as the upstream sent it, with its model

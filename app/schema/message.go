@@ -208,30 +208,24 @@ func (p *ContentPart) decodeImageURL(v []byte) error {
 // snapshot copies a message deeply enough that a later change to m, even in
 // place (a redacted part text), makes sameMessage false.
 func snapshot(m Message) Message {
-	if m.Content.Text != nil {
-		t := *m.Content.Text
-		m.Content.Text = &t
-	}
+	m.Content.Text = clonePtr(m.Content.Text)
 	m.Content.Parts = cloneSlice(m.Content.Parts)
-	for i, p := range m.Content.Parts {
-		if p.ImageURL != nil {
-			u := *p.ImageURL
-			m.Content.Parts[i].ImageURL = &u
-		}
+	for i := range m.Content.Parts {
+		m.Content.Parts[i].ImageURL = clonePtr(m.Content.Parts[i].ImageURL)
 	}
-	m.ToolCalls = cloneSlice(m.ToolCalls)
-	for i, tc := range m.ToolCalls {
-		if tc.Index != nil {
-			n := *tc.Index
-			m.ToolCalls[i].Index = &n
-		}
-	}
+	m.ToolCalls = cloneCalls(m.ToolCalls)
 	m.ReasoningDetails = cloneSlice(m.ReasoningDetails)
-	if m.Refusal != nil {
-		s := *m.Refusal
-		m.Refusal = &s
-	}
+	m.Refusal = clonePtr(m.Refusal)
 	return m
+}
+
+// cloneCalls copies tool calls, their index pointers included.
+func cloneCalls(calls []ToolCall) []ToolCall {
+	calls = cloneSlice(calls)
+	for i := range calls {
+		calls[i].Index = clonePtr(calls[i].Index)
+	}
+	return calls
 }
 
 func cloneSlice[T any](s []T) []T {
@@ -245,20 +239,30 @@ func cloneSlice[T any](s []T) []T {
 // bytes compare in constant time, so checking an untouched 100 KB prompt
 // costs nothing.
 func sameMessage(a, b *Message) bool {
-	if a.Role != b.Role || a.Name != b.Name || a.ToolCallID != b.ToolCallID || a.Reasoning != b.Reasoning ||
-		!samePtr(a.Refusal, b.Refusal) || !sameContent(&a.Content, &b.Content) ||
-		len(a.ToolCalls) != len(b.ToolCalls) || (a.ToolCalls == nil) != (b.ToolCalls == nil) ||
-		len(a.ReasoningDetails) != len(b.ReasoningDetails) || (a.ReasoningDetails == nil) != (b.ReasoningDetails == nil) {
+	return a.Role == b.Role && a.Name == b.Name && a.ToolCallID == b.ToolCallID && a.Reasoning == b.Reasoning &&
+		samePtr(a.Refusal, b.Refusal) && sameContent(&a.Content, &b.Content) &&
+		sameCalls(a.ToolCalls, b.ToolCalls) && sameDetails(a.ReasoningDetails, b.ReasoningDetails)
+}
+
+func sameCalls(a, b []ToolCall) bool {
+	if len(a) != len(b) || (a == nil) != (b == nil) {
 		return false
 	}
-	for i := range a.ToolCalls {
-		x, y := &a.ToolCalls[i], &b.ToolCalls[i]
+	for i := range a {
+		x, y := &a[i], &b[i]
 		if !samePtr(x.Index, y.Index) || x.ID != y.ID || x.Type != y.Type || x.Function != y.Function {
 			return false
 		}
 	}
-	for i := range a.ReasoningDetails {
-		if a.ReasoningDetails[i] != b.ReasoningDetails[i] {
+	return true
+}
+
+func sameDetails(a, b []ReasoningDetail) bool {
+	if len(a) != len(b) || (a == nil) != (b == nil) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
 			return false
 		}
 	}
