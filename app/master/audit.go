@@ -6,7 +6,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/llmgw/gateway/app/apierr"
 	"github.com/llmgw/gateway/models"
 )
 
@@ -33,23 +32,9 @@ func (a *API) auditLogs(c *fiber.Ctx) error {
 	if v := c.Query("resourceId"); v != "" {
 		q = q.Where("resource_id = ?", v)
 	}
-	q, err := dateRange(c, q, "created_at")
+	rows, next, err := findPage(c, q, "the audit log", func(r *models.AuditLog) (time.Time, string) { return r.CreatedAt, r.ID })
 	if err != nil {
 		return err
-	}
-	q, limit, err := page(c, q)
-	if err != nil {
-		return err
-	}
-	var rows []models.AuditLog
-	if err := q.Find(&rows).Error; err != nil {
-		return apierr.Internal("Could not read the audit log.")
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[limit-1]
-		next = cursor{At: last.CreatedAt, ID: last.ID}.String()
 	}
 	out := make([]auditView, len(rows))
 	for i, r := range rows {

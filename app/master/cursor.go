@@ -76,3 +76,28 @@ func parseDate(v string) (time.Time, error) {
 	}
 	return time.Parse("2006-01-02", v)
 }
+
+// findPage reads one page of q, newest first: the date range and the cursor
+// of the request applied, and the cursor of the next page ("" at the end).
+// key gives a row's creation time and id; what names the rows in the error.
+func findPage[T any](c *fiber.Ctx, q *gorm.DB, what string, key func(*T) (time.Time, string)) ([]T, string, error) {
+	q, err := dateRange(c, q, "created_at")
+	if err != nil {
+		return nil, "", err
+	}
+	q, limit, err := page(c, q)
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []T
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, "", apierr.Internal("Could not read " + what + ".")
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		at, id := key(&rows[limit-1])
+		next = cursor{At: at, ID: id}.String()
+	}
+	return rows, next, nil
+}

@@ -209,22 +209,9 @@ func (a *API) securityEvents(c *fiber.Ctx) error {
 			q = q.Where(f.col+" = ?", v)
 		}
 	}
-	q, err := dateRange(c, q, "created_at")
+	rows, next, err := findPage(c, q, "security events", func(r *models.SecurityEvent) (time.Time, string) { return r.CreatedAt, r.ID })
 	if err != nil {
 		return err
-	}
-	q, limit, err := page(c, q)
-	if err != nil {
-		return err
-	}
-	var rows []models.SecurityEvent
-	if err := q.Find(&rows).Error; err != nil {
-		return apierr.Internal("Could not read security events.")
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = cursor{At: rows[limit-1].CreatedAt, ID: rows[limit-1].ID}.String()
 	}
 	out := make([]securityEventView, len(rows))
 	for i, r := range rows {

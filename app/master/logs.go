@@ -120,22 +120,9 @@ func (a *API) logs(c *fiber.Ctx) error {
 		needle := strings.TrimSuffix(strings.TrimPrefix(string(pair), "{"), "}")
 		q = q.Where("metadata LIKE ? ESCAPE '\\'", "%"+likeEscape(needle)+"%")
 	}
-	q, err := dateRange(c, q, "created_at")
+	rows, next, err := findPage(c, q, "request logs", func(r *models.RequestLog) (time.Time, string) { return r.CreatedAt, r.ID })
 	if err != nil {
 		return err
-	}
-	q, limit, err := page(c, q)
-	if err != nil {
-		return err
-	}
-	var rows []models.RequestLog
-	if err := q.Find(&rows).Error; err != nil {
-		return apierr.Internal("Could not read request logs.")
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = cursor{At: rows[limit-1].CreatedAt, ID: rows[limit-1].ID}.String()
 	}
 	out := make([]logView, len(rows))
 	for i := range rows {
