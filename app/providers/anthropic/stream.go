@@ -8,8 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/llmgw/gateway/app/providers/httpx"
@@ -18,11 +16,6 @@ import (
 	"github.com/llmgw/gateway/app/providers/sse"
 	"github.com/llmgw/gateway/app/schema"
 )
-
-// drainWait bounds how long Close waits for the end of a finished stream's
-// body (see the openai adapter: reading to the end lets the connection be
-// reused, a server holding the response open must not stall the caller).
-const drainWait = 100 * time.Millisecond
 
 // ChatStream implements providers.Provider.
 func (p *Provider) ChatStream(ctx context.Context, t providers.Target, req *schema.ChatRequest) (providers.ChatStream, error) {
@@ -78,7 +71,7 @@ type blockState struct {
 type stream struct {
 	ctx      context.Context
 	provider string
-	body     io.ReadCloser
+	body     *httpx.StreamBody
 	events   *sse.Reader
 	plan     *plan
 
@@ -94,16 +87,13 @@ type stream struct {
 	pending  []*schema.ChatChunk
 	err      error // terminal result, repeated by later Recv calls
 
-	done      atomic.Bool // Recv reached message_stop
-	closed    atomic.Bool
-	closeOnce sync.Once
 }
 
 func newStream(ctx context.Context, provider string, body io.ReadCloser, pl *plan) *stream {
 	if pl == nil {
 		pl = &plan{}
 	}
-	return &stream{ctx: ctx, provider: provider, body: body, events: sse.NewReader(body, 0),
+	return &stream{ctx: ctx, provider: provider, body: httpx.NewStreamBody(body), events: sse.NewReader(body, 0),
 		plan: pl, blocks: map[int]*blockState{}}
 }
 
@@ -149,7 +139,7 @@ func (s *stream) Recv() (*schema.ChatChunk, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	if s.closed.Load() {
+	if s.body.Closed() {
 		return nil, s.end(&providers.Error{Kind: providers.KindConnection, Provider: s.provider, Message: "stream closed", Err: errStreamClosed})
 	}
 	for {
@@ -399,7 +389,7 @@ func (s *stream) chunk(d schema.Delta, finish *string) *schema.ChatChunk {
 func (s *stream) end(err error) error {
 	s.err = err
 	if err == io.EOF {
-		s.done.Store(true)
+		s.body.Finish()
 	}
 	return err
 }
@@ -422,16 +412,4 @@ func (s *stream) readError(err error) error {
 }
 
 // Close implements providers.ChatStream.
-func (s *stream) Close() error {
-	var err error
-	s.closed.Store(true)
-	s.closeOnce.Do(func() {
-		if s.done.Load() {
-			t := time.AfterFunc(drainWait, func() { _ = s.body.Close() })
-			_, _ = io.CopyN(io.Discard, s.body, httpx.MaxDrain)
-			t.Stop()
-		}
-		err = s.body.Close()
-	})
-	return err
-}
+func (s *stream) Close() error { return s.body.Close() }

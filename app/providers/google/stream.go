@@ -8,8 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/llmgw/gateway/app/providers/httpx"
@@ -18,11 +16,6 @@ import (
 	"github.com/llmgw/gateway/app/providers/sse"
 	"github.com/llmgw/gateway/app/schema"
 )
-
-// drainWait bounds how long Close waits for the end of a finished stream's
-// body, so that an HTTP/1.1 connection can be reused without a server that
-// keeps the response open stalling the caller.
-const drainWait = 100 * time.Millisecond
 
 // ChatStream implements providers.Provider. Gemini reports usageMetadata in
 // its stream events unasked; the last one seen becomes the final usage chunk.
@@ -65,7 +58,7 @@ type stream struct {
 	ctx      context.Context
 	provider string
 	model    string
-	body     io.ReadCloser
+	body     *httpx.StreamBody
 	stray    *strayCapture
 	events   *sse.Reader
 
@@ -80,15 +73,12 @@ type stream struct {
 	pending []*schema.ChatChunk // translated, not yet returned
 	err     error               // terminal result, returned once pending is empty
 
-	finished  atomic.Bool // Recv reached a clean end
-	closed    atomic.Bool
-	closeOnce sync.Once
 }
 
 func newStream(ctx context.Context, provider, model string, body io.ReadCloser) *stream {
 	stray := &strayCapture{r: body, lineStart: true}
 	return &stream{
-		ctx: ctx, provider: provider, model: model, body: body, stray: stray,
+		ctx: ctx, provider: provider, model: model, body: httpx.NewStreamBody(body), stray: stray,
 		events:   sse.NewReader(stray, 0),
 		roleSent: map[int]bool{}, toolIndex: map[int]int{},
 	}
@@ -98,7 +88,7 @@ var errStreamClosed = errors.New("stream closed")
 
 // Recv implements providers.ChatStream.
 func (s *stream) Recv() (*schema.ChatChunk, error) {
-	if s.closed.Load() && (s.err == nil || len(s.pending) > 0) {
+	if s.body.Closed() && (s.err == nil || len(s.pending) > 0) {
 		// Chunks may still be queued or buffered; a closed stream yields none.
 		s.pending = nil
 		s.err = &providers.Error{Kind: providers.KindConnection, Provider: s.provider, Message: "stream closed", Err: errStreamClosed}
@@ -111,7 +101,7 @@ func (s *stream) Recv() (*schema.ChatChunk, error) {
 	}
 	if s.err != nil {
 		if s.err == io.EOF {
-			s.finished.Store(true)
+			s.body.Finish()
 		}
 		return nil, s.err
 	}
@@ -275,19 +265,7 @@ func (s *stream) eventError(data []byte) error {
 }
 
 // Close implements providers.ChatStream.
-func (s *stream) Close() error {
-	var err error
-	s.closed.Store(true)
-	s.closeOnce.Do(func() {
-		if s.finished.Load() {
-			t := time.AfterFunc(drainWait, func() { _ = s.body.Close() })
-			_, _ = io.CopyN(io.Discard, s.body, httpx.MaxDrain)
-			t.Stop()
-		}
-		err = s.body.Close()
-	})
-	return err
-}
+func (s *stream) Close() error { return s.body.Close() }
 
 // maxStray bounds what strayCapture keeps.
 const maxStray = 64 << 10

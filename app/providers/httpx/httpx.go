@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -125,4 +127,46 @@ func RetryAfter(v string) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// drainWait bounds how long StreamBody.Close waits for the end of a finished
+// stream's body, so that an HTTP/1.1 connection can be reused without a
+// server that keeps the response open stalling the caller.
+const drainWait = 100 * time.Millisecond
+
+// StreamBody is an upstream event-stream body with the close rules every
+// adapter needs: once the stream reached its clean end (Finish), Close reads
+// the rest (bounded in size and time) so the connection is reused; before
+// that, Close abandons the body. After Close, Closed reports true, so Recv
+// yields no more events that still sit in a read buffer.
+type StreamBody struct {
+	io.ReadCloser
+	finished atomic.Bool
+	closed   atomic.Bool
+	once     sync.Once
+}
+
+// NewStreamBody wraps an upstream response body.
+func NewStreamBody(body io.ReadCloser) *StreamBody { return &StreamBody{ReadCloser: body} }
+
+// Finish records that the stream reached its clean end.
+func (b *StreamBody) Finish() { b.finished.Store(true) }
+
+// Closed reports whether Close was called.
+func (b *StreamBody) Closed() bool { return b.closed.Load() }
+
+// Close implements io.Closer; it is safe to call more than once and from
+// another goroutine than the reader's.
+func (b *StreamBody) Close() error {
+	var err error
+	b.closed.Store(true)
+	b.once.Do(func() {
+		if b.finished.Load() {
+			t := time.AfterFunc(drainWait, func() { _ = b.ReadCloser.Close() })
+			_, _ = io.CopyN(io.Discard, b.ReadCloser, MaxDrain)
+			t.Stop()
+		}
+		err = b.ReadCloser.Close()
+	})
+	return err
 }

@@ -7,9 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/llmgw/gateway/app/providers/httpx"
 
@@ -17,11 +14,6 @@ import (
 	"github.com/llmgw/gateway/app/providers/sse"
 	"github.com/llmgw/gateway/app/schema"
 )
-
-// drainWait bounds how long Close waits for the end of a finished stream's
-// body. Reading it to the end lets an HTTP/1.1 connection be reused; a server
-// that keeps the response open after [DONE] must not stall the caller.
-const drainWait = 100 * time.Millisecond
 
 // ChatStream implements providers.Provider.
 func (p *Provider) ChatStream(ctx context.Context, t providers.Target, req *schema.ChatRequest) (providers.ChatStream, error) {
@@ -58,19 +50,16 @@ func isJSON(h http.Header) bool {
 type stream struct {
 	ctx      context.Context
 	provider string
-	body     io.ReadCloser
+	body     *httpx.StreamBody
 	events   *sse.Reader
 
 	sawFinish bool  // a choice reported a finish_reason: the answer is complete
 	err       error // terminal result, repeated by later Recv calls
 
-	finished  atomic.Bool // Recv reached a clean end ([DONE] or finished body)
-	closed    atomic.Bool
-	closeOnce sync.Once
 }
 
 func newStream(ctx context.Context, provider string, body io.ReadCloser) *stream {
-	return &stream{ctx: ctx, provider: provider, body: body, events: sse.NewReader(body, 0)}
+	return &stream{ctx: ctx, provider: provider, body: httpx.NewStreamBody(body), events: sse.NewReader(body, 0)}
 }
 
 var (
@@ -83,7 +72,7 @@ func (s *stream) Recv() (*schema.ChatChunk, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	if s.closed.Load() {
+	if s.body.Closed() {
 		// Events may still sit in the read buffer; a closed stream yields none.
 		return nil, s.end(&providers.Error{Kind: providers.KindConnection, Provider: s.provider, Message: "stream closed", Err: errStreamClosed})
 	}
@@ -131,7 +120,7 @@ func (s *stream) Recv() (*schema.ChatChunk, error) {
 func (s *stream) end(err error) error {
 	s.err = err
 	if err == io.EOF {
-		s.finished.Store(true)
+		s.body.Finish()
 	}
 	return err
 }
@@ -167,16 +156,4 @@ func (s *stream) eventError(data []byte) error {
 }
 
 // Close implements providers.ChatStream.
-func (s *stream) Close() error {
-	var err error
-	s.closed.Store(true)
-	s.closeOnce.Do(func() {
-		if s.finished.Load() {
-			t := time.AfterFunc(drainWait, func() { _ = s.body.Close() })
-			_, _ = io.CopyN(io.Discard, s.body, httpx.MaxDrain)
-			t.Stop()
-		}
-		err = s.body.Close()
-	})
-	return err
-}
+func (s *stream) Close() error { return s.body.Close() }
