@@ -8,18 +8,19 @@ import (
 	"time"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
 // call runs chat or stream; both share the error mapping.
 var calls = map[string]func(p *Provider, ctx context.Context, t providers.Target) error{
 	"chat": func(p *Provider, ctx context.Context, t providers.Target) error {
-		req, _ := schema.DecodeChatRequest([]byte(simpleRequest))
+		req, _ := schema.DecodeChatRequest([]byte(providertest.SimpleRequest))
 		_, err := p.Chat(ctx, t, req)
 		return err
 	},
 	"stream": func(p *Provider, ctx context.Context, t providers.Target) error {
-		req, _ := schema.DecodeChatRequest([]byte(simpleRequest))
+		req, _ := schema.DecodeChatRequest([]byte(providertest.SimpleRequest))
 		s, err := p.ChatStream(ctx, t, req)
 		if err == nil {
 			s.Close()
@@ -38,13 +39,13 @@ func TestStatusErrors(t *testing.T) {
 		retryable         bool
 		apiStatus         int
 	}{
-		{"400", fixture(t, "error_400.json"), "application/json", nil, 400,
+		{"400", providertest.Fixture(t, "error_400.json"), "application/json", nil, 400,
 			"messages.1.content.0.tool_result: unexpected `tool_use_id`", "invalid_request_error", 0, false, 400},
-		{"401", fixture(t, "error_401.json"), "application/json", nil, 401, "invalid x-api-key", "authentication_error", 0, false, 502}, // the gateway's key, not the client's
-		{"429", fixture(t, "error_429.json"), "application/json", []string{"Retry-After", "17"}, 429,
+		{"401", providertest.Fixture(t, "error_401.json"), "application/json", nil, 401, "invalid x-api-key", "authentication_error", 0, false, 502}, // the gateway's key, not the client's
+		{"429", providertest.Fixture(t, "error_429.json"), "application/json", []string{"Retry-After", "17"}, 429,
 			"This request would exceed the rate limit", "rate_limit_error", 17 * time.Second, true, 429},
-		{"500", fixture(t, "error_500.json"), "application/json", nil, 500, "Internal server error", "api_error", 0, true, 502},
-		{"529", fixture(t, "error_529.json"), "application/json", []string{"Retry-After", "3"}, 529, "Overloaded", "overloaded_error", 3 * time.Second, true, 502},
+		{"500", providertest.Fixture(t, "error_500.json"), "application/json", nil, 500, "Internal server error", "api_error", 0, true, 502},
+		{"529", providertest.Fixture(t, "error_529.json"), "application/json", []string{"Retry-After", "3"}, 529, "Overloaded", "overloaded_error", 3 * time.Second, true, 502},
 		{"502 html", "<html><head><title>502 Bad Gateway</title></head></html>", "text/html", nil, 502,
 			"<html><head><title>502 Bad Gateway</title></head></html>", "", 0, true, 502},
 		{"503 empty", "", "", []string{"Retry-After", "soon"}, 503, "", "", 0, true, 502},
@@ -53,7 +54,7 @@ func TestStatusErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		for cname, c := range calls {
-			u := newUpstream(t, respond(tc.status, tc.ctype, tc.body, tc.headers...))
+			u := newUpstream(t, providertest.Respond(tc.status, tc.ctype, tc.body, tc.headers...))
 			pe := asError(t, c(u.provider(), context.Background(), u.target()), providers.KindStatus)
 			if pe.Status != tc.status || !strings.HasPrefix(pe.Message, tc.message) || pe.Type != tc.etype || pe.RetryAfter != tc.retryAfter {
 				t.Errorf("%s/%s: error = %+v", tc.name, cname, pe)
@@ -64,7 +65,7 @@ func TestStatusErrors(t *testing.T) {
 		}
 	}
 	// The 429's Retry-After reaches the client.
-	u := newUpstream(t, respond(429, "application/json", fixture(t, "error_429.json"), "Retry-After", "17"))
+	u := newUpstream(t, providertest.Respond(429, "application/json", providertest.Fixture(t, "error_429.json"), "Retry-After", "17"))
 	pe := asError(t, calls["chat"](u.provider(), context.Background(), u.target()), providers.KindStatus)
 	if h := pe.API().Header["Retry-After"]; h != "17" {
 		t.Errorf("client Retry-After = %q", h)
@@ -87,7 +88,7 @@ func TestRetryAfterDate(t *testing.T) {
 }
 
 func TestConnectionErrors(t *testing.T) {
-	u := newUpstream(t, respond(200, "", ""))
+	u := newUpstream(t, providertest.Respond(200, "", ""))
 	tg := u.target()
 	u.Close()
 	for name, c := range calls {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/llmgw/gateway/app/providers/providertest"
 )
 
 // TestToChatGolden: testdata/inbound/*.json Anthropic requests translate to
@@ -38,7 +40,7 @@ func TestToChatGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, d := range jsonDiff("chat", decodeAny(t, tc.Want), decodeAny(t, got)) {
+			for _, d := range providertest.JSONDiff("chat", providertest.DecodeAny(t, tc.Want), providertest.DecodeAny(t, got)) {
 				t.Error(d)
 			}
 		})
@@ -72,13 +74,13 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := json.Marshal(out)
-	want := decodeAny(t, []byte(in)).(map[string]any)
+	want := providertest.DecodeAny(t, []byte(in)).(map[string]any)
 	// metadata.user_id is exposed through SessionID, not forwarded as user.
 	delete(want, "metadata")
 	// Content strings come back as blocks.
 	msgs := want["messages"].([]any)
 	msgs[2].(map[string]any)["content"].([]any)[0].(map[string]any)["content"] = "42"
-	for _, d := range jsonDiff("body", want, decodeAny(t, got)) {
+	for _, d := range providertest.JSONDiff("body", want, providertest.DecodeAny(t, got)) {
 		t.Error(d)
 	}
 }

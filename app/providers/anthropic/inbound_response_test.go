@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -29,7 +30,7 @@ func TestFromChatResponse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := decodeAny(t, b).(map[string]any)
+	got := providertest.DecodeAny(t, b).(map[string]any)
 	content := got["content"].([]any)
 	noopID := content[3].(map[string]any)["id"].(string)
 	if !strings.HasPrefix(noopID, "toolu_") || len(noopID) < 20 {
@@ -47,7 +48,7 @@ func TestFromChatResponse(t *testing.T) {
 	  "stop_reason": "tool_use", "stop_sequence": null,
 	  "usage": {"input_tokens": 300, "cache_creation_input_tokens": 200, "cache_read_input_tokens": 1500, "output_tokens": 120}
 	}`
-	for _, d := range jsonDiff("resp", decodeAny(t, []byte(want)), got) {
+	for _, d := range providertest.JSONDiff("resp", providertest.DecodeAny(t, []byte(want)), got) {
 		t.Error(d)
 	}
 }

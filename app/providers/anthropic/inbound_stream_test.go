@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/providers/sse"
 	"github.com/llmgw/gateway/app/schema"
 )
@@ -195,13 +196,13 @@ func checkToolInputs(m message) error {
 // chunks -> StreamEncoder gives back the same message.
 func TestStreamEncoderRoundTrip(t *testing.T) {
 	for _, name := range []string{"stream_text.sse", "stream_thinking.sse", "stream_tool_use.sse", "stream_thinking_tool.sse"} {
-		src := fixture(t, name)
+		src := providertest.Fixture(t, name)
 		want, err := checkSequence(parseEvents(t, []byte(src)))
 		if err != nil {
 			t.Fatalf("%s: the fixture itself: %v", name, err)
 		}
-		u := newUpstream(t, sseHandler(src, 1<<20))
-		s := startStream(t, u, simpleRequest)
+		u := newUpstream(t, providertest.SSEHandler(src, 1<<20))
+		s := startStream(t, u, providertest.SimpleRequest)
 		enc := NewStreamEncoder("client-model")
 		var out bytes.Buffer
 		for {
@@ -452,8 +453,8 @@ func TestStreamEncoderLenient(t *testing.T) {
 // TestStreamEncoderFromAdapterError: a stream that breaks mid-way is ended
 // with the error event the endpoint derives from the error.
 func TestStreamEncoderFromAdapterError(t *testing.T) {
-	u := newUpstream(t, sseHandler(fixture(t, "stream_error.sse"), 1<<20))
-	s, err := u.provider().ChatStream(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u := newUpstream(t, providertest.SSEHandler(providertest.Fixture(t, "stream_error.sse"), 1<<20))
+	s, err := u.provider().ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -42,10 +43,10 @@ func TestRoundTripThinking(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := json.Marshal(out)
-	want := decodeAny(t, []byte(in)).(map[string]any)
+	want := providertest.DecodeAny(t, []byte(in)).(map[string]any)
 	msgs := want["messages"].([]any)
 	msgs[2].(map[string]any)["content"].([]any)[0].(map[string]any)["content"] = "18C"
-	for _, d := range jsonDiff("body", want, decodeAny(t, got)) {
+	for _, d := range providertest.JSONDiff("body", want, providertest.DecodeAny(t, got)) {
 		t.Error(d)
 	}
 }
@@ -58,7 +59,7 @@ func TestToolLoopWithoutDetails(t *testing.T) {
 	 "tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"f","arguments":"{}"}}]},
 	{"role":"tool","tool_call_id":"toolu_1","content":"ok"}],
 	"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"reasoning_effort":"high"}`
-	out, _, err := translateRequest("anthropic", chatRequest(t, body), "claude", 32000)
+	out, _, err := translateRequest("anthropic", providertest.ChatRequest(t, body), "claude", 32000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 )
 
 // TestTranslateGolden runs every testdata/translate/*.json case through a
@@ -33,15 +34,15 @@ func TestTranslateGolden(t *testing.T) {
 			if err := json.Unmarshal(raw, &tc); err != nil {
 				t.Fatal(err)
 			}
-			req := chatRequest(t, string(tc.Request))
+			req := providertest.ChatRequest(t, string(tc.Request))
 			before, _ := json.Marshal(req)
 
-			u := newUpstream(t, respond(200, "application/json", fixture(t, "response_text.json")))
+			u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "response_text.json")))
 			if _, err := u.provider().Chat(context.Background(), u.target(), req); err != nil {
 				t.Fatal(err)
 			}
-			got := u.last(t)
-			for _, d := range jsonDiff("body", decodeAny(t, tc.Want), decodeAny(t, got.body)) {
+			got := u.Last(t)
+			for _, d := range providertest.JSONDiff("body", providertest.DecodeAny(t, tc.Want), providertest.DecodeAny(t, got.Body)) {
 				t.Error(d)
 			}
 			if after, _ := json.Marshal(req); string(after) != string(before) {
@@ -52,13 +53,13 @@ func TestTranslateGolden(t *testing.T) {
 }
 
 func TestRequestHeaders(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "response_text.json")))
-	if _, err := u.provider().Chat(context.Background(), u.target(), chatRequest(t, simpleRequest)); err != nil {
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "response_text.json")))
+	if _, err := u.provider().Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest)); err != nil {
 		t.Fatal(err)
 	}
-	got := u.last(t)
-	if got.method != "POST" || got.path != "/v1/messages" {
-		t.Errorf("request line = %s %s", got.method, got.path)
+	got := u.Last(t)
+	if got.Method != "POST" || got.Path != "/v1/messages" {
+		t.Errorf("request line = %s %s", got.Method, got.Path)
 	}
 	for h, want := range map[string]string{
 		"X-Api-Key":         testKey,
@@ -66,12 +67,12 @@ func TestRequestHeaders(t *testing.T) {
 		"Content-Type":      "application/json",
 		"Authorization":     "",
 	} {
-		if v := got.header.Get(h); v != want {
+		if v := got.Header.Get(h); v != want {
 			t.Errorf("%s = %q, want %q", h, v, want)
 		}
 	}
 	var body map[string]any
-	_ = json.Unmarshal(got.body, &body)
+	_ = json.Unmarshal(got.Body, &body)
 	if _, ok := body["stream"]; ok {
 		t.Error("stream sent on a non-streaming request")
 	}
@@ -80,15 +81,15 @@ func TestRequestHeaders(t *testing.T) {
 // TestDefaultMaxTokens: nil function and a function answering 0 fall back
 // to DefaultMaxTokens.
 func TestDefaultMaxTokens(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "response_text.json")))
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "response_text.json")))
 	for _, p := range []*Provider{New(u.Client(), nil), New(u.Client(), func(string) int { return 0 })} {
-		if _, err := p.Chat(context.Background(), u.target(), chatRequest(t, simpleRequest)); err != nil {
+		if _, err := p.Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest)); err != nil {
 			t.Fatal(err)
 		}
 		var body struct {
 			MaxTokens int `json:"max_tokens"`
 		}
-		_ = json.Unmarshal(u.last(t).body, &body)
+		_ = json.Unmarshal(u.Last(t).Body, &body)
 		if body.MaxTokens != DefaultMaxTokens {
 			t.Errorf("max_tokens = %d", body.MaxTokens)
 		}
@@ -139,8 +140,8 @@ func TestRefusals(t *testing.T) {
 		{`{"messages":[{"role":"assistant","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]}`, "messages[0].content[0]"},
 	}
 	for _, tc := range tests {
-		u := newUpstream(t, respond(200, "application/json", fixture(t, "response_text.json")))
-		_, err := u.provider().Chat(context.Background(), u.target(), chatRequest(t, tc.body))
+		u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "response_text.json")))
+		_, err := u.provider().Chat(context.Background(), u.target(), providertest.ChatRequest(t, tc.body))
 		pe := asError(t, err, providers.KindUnsupported)
 		if pe.Param != tc.param || pe.Message == "" {
 			t.Errorf("%s: param = %q (%s), want %q", tc.body, pe.Param, pe.Message, tc.param)
@@ -151,11 +152,9 @@ func TestRefusals(t *testing.T) {
 		if pe.Retryable() {
 			t.Errorf("%s: retryable", tc.body)
 		}
-		u.mu.Lock()
-		if len(u.reqs) != 0 {
+		if len(u.Requests()) != 0 {
 			t.Errorf("%s: upstream called", tc.body)
 		}
-		u.mu.Unlock()
 	}
 }
 
@@ -178,7 +177,7 @@ func TestThinkingBudgetFitsDefault(t *testing.T) {
 		{1000, 2024, 1024, `{"messages":[{"role":"user","content":"x"}],"reasoning_effort":"high"}`},
 		{32000, 32768 + 100, 32768, `{"messages":[{"role":"user","content":"x"}],"reasoning_effort":"xhigh","max_tokens":100}`},
 	} {
-		out, _, err := translateRequest("anthropic", chatRequest(t, tc.body), "m", tc.def)
+		out, _, err := translateRequest("anthropic", providertest.ChatRequest(t, tc.body), "m", tc.def)
 		if err != nil {
 			t.Fatal(err)
 		}

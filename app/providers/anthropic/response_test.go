@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -22,7 +23,7 @@ func TestChatResponses(t *testing.T) {
 		usage            schema.Usage
 	}{
 		{
-			fixture: "response_text.json", request: simpleRequest,
+			fixture: "response_text.json", request: providertest.SimpleRequest,
 			id: "msg_01XFDUDYJgAACzvnptvVoYEL", model: "claude-sonnet-4-20250514",
 			content: str("Paris is the capital of France. It has been since 987."), finish: "stop",
 			usage: schema.Usage{PromptTokens: 21 + 1024 + 2048, CompletionTokens: 17, TotalTokens: 21 + 1024 + 2048 + 17,
@@ -30,7 +31,7 @@ func TestChatResponses(t *testing.T) {
 				CompletionTokensDetails: &schema.CompletionTokensDetails{}},
 		},
 		{
-			fixture: "response_tool_use.json", request: simpleRequest,
+			fixture: "response_tool_use.json", request: providertest.SimpleRequest,
 			id: "msg_01Aq9w938a90dw8q", model: "claude-sonnet-4-20250514",
 			content: str("I'll check the weather in both cities."), finish: "tool_calls",
 			toolCalls: []schema.ToolCall{
@@ -41,7 +42,7 @@ func TestChatResponses(t *testing.T) {
 				PromptTokensDetails: &schema.PromptTokensDetails{}, CompletionTokensDetails: &schema.CompletionTokensDetails{}},
 		},
 		{
-			fixture: "response_thinking.json", request: simpleRequest,
+			fixture: "response_thinking.json", request: providertest.SimpleRequest,
 			id: "msg_01Ld4Hn2mvWcoVb4U5pT2TFu", model: "claude-sonnet-4-20250514",
 			content: str("2/3 + 1/4 = 11/12."), finish: "stop",
 			reasoning: "The user asks for 2/3 + 1/4. Common denominator 12: 8/12 + 3/12 = 11/12.",
@@ -64,14 +65,14 @@ func TestChatResponses(t *testing.T) {
 				PromptTokensDetails: &schema.PromptTokensDetails{}, CompletionTokensDetails: &schema.CompletionTokensDetails{ReasoningTokens: 280}},
 		},
 		{
-			fixture: "response_refusal.json", request: simpleRequest,
+			fixture: "response_refusal.json", request: providertest.SimpleRequest,
 			id: "msg_01RfSaLq8mVbN3xK2pD7wHcY", model: "claude-sonnet-4-5-20250929",
 			content: str(""), finish: "content_filter",
 			usage: schema.Usage{PromptTokens: 30, TotalTokens: 30,
 				PromptTokensDetails: &schema.PromptTokensDetails{}, CompletionTokensDetails: &schema.CompletionTokensDetails{}},
 		},
 		{
-			fixture: "response_max_tokens.json", request: simpleRequest,
+			fixture: "response_max_tokens.json", request: providertest.SimpleRequest,
 			id: "msg_01MxTk9bQwE4rT6yU8iO0pAs", model: "claude-3-5-haiku-20241022",
 			content: str("Once upon a time, in a land far"), finish: "length",
 			usage: schema.Usage{PromptTokens: 15, CompletionTokens: 10, TotalTokens: 25,
@@ -88,8 +89,8 @@ func TestChatResponses(t *testing.T) {
 		},
 	}
 	for _, tc := range tests {
-		u := newUpstream(t, respond(200, "application/json", fixture(t, tc.fixture)))
-		resp, err := u.provider().Chat(context.Background(), u.target(), chatRequest(t, tc.request))
+		u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, tc.fixture)))
+		resp, err := u.provider().Chat(context.Background(), u.target(), providertest.ChatRequest(t, tc.request))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.fixture, err)
 		}
@@ -120,8 +121,8 @@ func TestChatResponses(t *testing.T) {
 // A tool-only answer has null content, as at OpenAI.
 func TestChatToolOnlyNullContent(t *testing.T) {
 	body := `{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{"a":[1, 2]}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}`
-	u := newUpstream(t, respond(200, "application/json", body))
-	resp, err := u.provider().Chat(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u := newUpstream(t, providertest.Respond(200, "application/json", body))
+	resp, err := u.provider().Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,8 +142,8 @@ func TestChatBadResponses(t *testing.T) {
 		"wrong types": `{"type":"message","content":"yes"}`,
 		"empty":       ``,
 	} {
-		u := newUpstream(t, respond(200, "application/json", body))
-		_, err := u.provider().Chat(context.Background(), u.target(), chatRequest(t, simpleRequest))
+		u := newUpstream(t, providertest.Respond(200, "application/json", body))
+		_, err := u.provider().Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 		pe := asError(t, err, providers.KindBadResponse)
 		if !pe.Retryable() || pe.API().Status != 502 {
 			t.Errorf("%s: retryable=%v status=%d", name, pe.Retryable(), pe.API().Status)
@@ -152,8 +153,8 @@ func TestChatBadResponses(t *testing.T) {
 
 // An error object with status 200 (a proxy) is still an error.
 func TestChatErrorWithStatus200(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "error_529.json")))
-	_, err := u.provider().Chat(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "error_529.json")))
+	_, err := u.provider().Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	pe := asError(t, err, providers.KindStatus)
 	if pe.Status != 503 || pe.Type != "overloaded_error" || pe.Message != "Overloaded" || !pe.Retryable() {
 		t.Errorf("error = %+v", pe)

@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
 func startStream(t *testing.T, u *upstream, body string) providers.ChatStream {
 	t.Helper()
-	s, err := u.provider().ChatStream(context.Background(), u.target(), chatRequest(t, body))
+	s, err := u.provider().ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,14 +34,14 @@ func TestStreams(t *testing.T) {
 		chunks           int
 	}{
 		{
-			fixture: "stream_text.sse", request: simpleRequest,
+			fixture: "stream_text.sse", request: providertest.SimpleRequest,
 			want: assembled{role: "assistant", content: "Hello! How can I help you today?", finish: "stop",
 				usage: &schema.Usage{PromptTokens: 1825, CompletionTokens: 12, TotalTokens: 1837,
 					PromptTokensDetails: &schema.PromptTokensDetails{CachedTokens: 1800}, CompletionTokensDetails: &schema.CompletionTokensDetails{}}},
 			chunks: 6, // role, 3 text, finish, usage
 		},
 		{
-			fixture: "stream_thinking.sse", request: simpleRequest,
+			fixture: "stream_thinking.sse", request: providertest.SimpleRequest,
 			want: assembled{role: "assistant", content: "2/3 + 1/4 = 11/12.", finish: "stop",
 				reasoning: "I need to add 2/3 and 1/4. LCD is 12: 8/12 + 3/12 = 11/12.",
 				// OpenRouter's shape: text pieces, then the signature, all of index 0.
@@ -54,7 +55,7 @@ func TestStreams(t *testing.T) {
 			chunks: 7, // role, 2 thinking, signature, text, finish, usage
 		},
 		{
-			fixture: "stream_tool_use.sse", request: simpleRequest,
+			fixture: "stream_tool_use.sse", request: providertest.SimpleRequest,
 			want: assembled{role: "assistant", content: "Okay, let's check the weather for San Francisco, CA:", finish: "tool_calls",
 				toolCalls: []schema.ToolCall{
 					{ID: "toolu_01T1x1fJ34qAmk2tNTrN7Up6", Type: "function", Function: schema.ToolCallFunction{Name: "get_weather", Arguments: `{"location": "San Francisco, CA", "unit": "fahrenheit"}`}},
@@ -85,10 +86,10 @@ func TestStreams(t *testing.T) {
 			name string
 			body string
 			size int
-		}{{"whole", fixture(t, tc.fixture), 1 << 20}, {"bytewise", fixture(t, tc.fixture), 7}, {"crlf", crlf(fixture(t, tc.fixture)), 1 << 20}} {
-			u := newUpstream(t, sseHandler(variant.body, variant.size))
+		}{{"whole", providertest.Fixture(t, tc.fixture), 1 << 20}, {"bytewise", providertest.Fixture(t, tc.fixture), 7}, {"crlf", providertest.CRLF(providertest.Fixture(t, tc.fixture)), 1 << 20}} {
+			u := newUpstream(t, providertest.SSEHandler(variant.body, variant.size))
 			s := startStream(t, u, tc.request)
-			chunks, err := readStream(s)
+			chunks, err := providertest.ReadStream(s)
 			if err != io.EOF {
 				t.Fatalf("%s/%s: err = %v", tc.fixture, variant.name, err)
 			}
@@ -113,8 +114,8 @@ func TestStreams(t *testing.T) {
 			}
 			// The body asked for a stream.
 			var sent map[string]any
-			_ = json.Unmarshal(u.last(t).body, &sent)
-			if sent["stream"] != true || u.last(t).header.Get("Accept") != "text/event-stream" {
+			_ = json.Unmarshal(u.Last(t).Body, &sent)
+			if sent["stream"] != true || u.Last(t).Header.Get("Accept") != "text/event-stream" {
 				t.Errorf("%s: stream not requested: %v", tc.fixture, sent["stream"])
 			}
 		}
@@ -123,8 +124,8 @@ func TestStreams(t *testing.T) {
 
 // TestStreamToolCallChunks checks the exact OpenAI shape of tool call deltas.
 func TestStreamToolCallChunks(t *testing.T) {
-	u := newUpstream(t, sseHandler(fixture(t, "stream_tool_use.sse"), 1<<20))
-	chunks, err := readStream(startStream(t, u, simpleRequest))
+	u := newUpstream(t, providertest.SSEHandler(providertest.Fixture(t, "stream_tool_use.sse"), 1<<20))
+	chunks, err := providertest.ReadStream(startStream(t, u, providertest.SimpleRequest))
 	if err != io.EOF {
 		t.Fatal(err)
 	}
@@ -153,9 +154,9 @@ func TestStreamToolCallChunks(t *testing.T) {
 }
 
 func TestStreamErrorEvent(t *testing.T) {
-	u := newUpstream(t, sseHandler(fixture(t, "stream_error.sse"), 1<<20))
-	s := startStream(t, u, simpleRequest)
-	chunks, err := readStream(s)
+	u := newUpstream(t, providertest.SSEHandler(providertest.Fixture(t, "stream_error.sse"), 1<<20))
+	s := startStream(t, u, providertest.SimpleRequest)
+	chunks, err := providertest.ReadStream(s)
 	if a := assemble(t, chunks); a.content != "Let me" {
 		t.Errorf("content before the error %q", a.content)
 	}
@@ -176,8 +177,8 @@ func TestStreamErrorTypes(t *testing.T) {
 		"billing_error": 402, "timeout_error": 504, "brand_new_error": 502,
 	} {
 		body := start + "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"" + typ + "\",\"message\":\"m\"}}\n\n"
-		u := newUpstream(t, sseHandler(body, 1<<20))
-		_, err := readStream(startStream(t, u, simpleRequest))
+		u := newUpstream(t, providertest.SSEHandler(body, 1<<20))
+		_, err := providertest.ReadStream(startStream(t, u, providertest.SimpleRequest))
 		if pe := asError(t, err, providers.KindStatus); pe.Status != status || pe.Type != typ {
 			t.Errorf("%s: %+v", typ, pe)
 		}
@@ -187,8 +188,8 @@ func TestStreamErrorTypes(t *testing.T) {
 		"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"boom\"}}\n\n",
 		"data: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"boom\"}}\n\n",
 	} {
-		u := newUpstream(t, sseHandler(body, 1<<20))
-		_, err := readStream(startStream(t, u, simpleRequest))
+		u := newUpstream(t, providertest.SSEHandler(body, 1<<20))
+		_, err := providertest.ReadStream(startStream(t, u, providertest.SimpleRequest))
 		if pe := asError(t, err, providers.KindStatus); pe.Status != 500 || pe.Message != "boom" {
 			t.Errorf("%q: %+v", body, pe)
 		}
@@ -198,8 +199,8 @@ func TestStreamErrorTypes(t *testing.T) {
 // A stream cut before message_stop is a broken connection, even after a
 // stop_reason.
 func TestStreamCut(t *testing.T) {
-	u := newUpstream(t, sseHandler(fixture(t, "stream_cut.sse"), 1<<20))
-	chunks, err := readStream(startStream(t, u, simpleRequest))
+	u := newUpstream(t, providertest.SSEHandler(providertest.Fixture(t, "stream_cut.sse"), 1<<20))
+	chunks, err := providertest.ReadStream(startStream(t, u, providertest.SimpleRequest))
 	if a := assemble(t, chunks); a.content != "The answer is" {
 		t.Errorf("content %q", a.content)
 	}
@@ -208,8 +209,8 @@ func TestStreamCut(t *testing.T) {
 		t.Error("not retryable")
 	}
 	// The empty body, too.
-	u = newUpstream(t, sseHandler("", 1))
-	_, err = readStream(startStream(t, u, simpleRequest))
+	u = newUpstream(t, providertest.SSEHandler("", 1))
+	_, err = providertest.ReadStream(startStream(t, u, providertest.SimpleRequest))
 	asError(t, err, providers.KindConnection)
 }
 
@@ -225,17 +226,17 @@ func TestStreamBadEvents(t *testing.T) {
 		start + "data: {\"type\":\"content_block_delta\",\"index\":3,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\"}}\n\n",
 		start + "data: {\"type\":\"message_delta\",\"delta\":\"x\"}\n\n",
 	} {
-		u := newUpstream(t, sseHandler(body, 1<<20))
-		_, err := readStream(startStream(t, u, simpleRequest))
+		u := newUpstream(t, providertest.SSEHandler(body, 1<<20))
+		_, err := providertest.ReadStream(startStream(t, u, providertest.SimpleRequest))
 		asError(t, err, providers.KindBadResponse)
 	}
 }
 
 // Events this adapter does not know are skipped, before and after message_start.
 func TestStreamUnknownEvents(t *testing.T) {
-	body := "event: future\ndata: {\"type\":\"future\"}\n\n: comment\n\n" + fixture(t, "stream_text.sse")
-	u := newUpstream(t, sseHandler(body, 1<<20))
-	chunks, err := readStream(startStream(t, u, simpleRequest))
+	body := "event: future\ndata: {\"type\":\"future\"}\n\n: comment\n\n" + providertest.Fixture(t, "stream_text.sse")
+	u := newUpstream(t, providertest.SSEHandler(body, 1<<20))
+	chunks, err := providertest.ReadStream(startStream(t, u, providertest.SimpleRequest))
 	if err != io.EOF || assemble(t, chunks).content != "Hello! How can I help you today?" {
 		t.Fatalf("err %v", err)
 	}
@@ -244,8 +245,8 @@ func TestStreamUnknownEvents(t *testing.T) {
 // A stream without message_delta still ends with a finish reason.
 func TestStreamNoMessageDelta(t *testing.T) {
 	body := "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
-	u := newUpstream(t, sseHandler(body, 1<<20))
-	chunks, err := readStream(startStream(t, u, simpleRequest))
+	u := newUpstream(t, providertest.SSEHandler(body, 1<<20))
+	chunks, err := providertest.ReadStream(startStream(t, u, providertest.SimpleRequest))
 	a := assemble(t, chunks)
 	if err != io.EOF || a.finish != "stop" || a.usage == nil || a.usage.PromptTokens != 3 {
 		t.Fatalf("err %v, %+v", err, a)
@@ -253,29 +254,29 @@ func TestStreamNoMessageDelta(t *testing.T) {
 }
 
 func TestStreamJSONAnswer(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "error_529.json")))
-	_, err := u.provider().ChatStream(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "error_529.json")))
+	_, err := u.provider().ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if pe := asError(t, err, providers.KindStatus); pe.Status != 503 || pe.Type != "overloaded_error" {
 		t.Errorf("error %+v", pe)
 	}
-	u = newUpstream(t, respond(200, "application/json", fixture(t, "response_text.json")))
-	_, err = u.provider().ChatStream(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u = newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "response_text.json")))
+	_, err = u.provider().ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	asError(t, err, providers.KindBadResponse)
 }
 
 // Refusals happen before the stream starts too.
 func TestStreamRefusal(t *testing.T) {
-	u := newUpstream(t, sseHandler(fixture(t, "stream_text.sse"), 1<<20))
-	_, err := u.provider().ChatStream(context.Background(), u.target(), chatRequest(t, `{"messages":[{"role":"user","content":"x"}],"n":3}`))
+	u := newUpstream(t, providertest.SSEHandler(providertest.Fixture(t, "stream_text.sse"), 1<<20))
+	_, err := u.provider().ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, `{"messages":[{"role":"user","content":"x"}],"n":3}`))
 	asError(t, err, providers.KindUnsupported)
 }
 
 func TestStreamConnectionReuse(t *testing.T) {
 	var conns atomic.Int32
-	body := fixture(t, "stream_text.sse")
+	body := providertest.Fixture(t, "stream_text.sse")
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		sseHandler(body, 1<<20)(w, r)
+		providertest.SSEHandler(body, 1<<20)(w, r)
 		time.Sleep(20 * time.Millisecond)
 	}))
 	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -285,13 +286,13 @@ func TestStreamConnectionReuse(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	u := &upstream{Server: srv}
+	u := &upstream{&providertest.Upstream{Server: srv}}
 	for i := 0; i < 3; i++ {
-		s, err := u.provider().ChatStream(context.Background(), u.target(), chatRequest(t, simpleRequest))
+		s, err := u.provider().ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := readStream(s); err != io.EOF {
+		if _, err := providertest.ReadStream(s); err != io.EOF {
 			t.Fatal(i, err)
 		}
 		s.Close()
@@ -304,13 +305,13 @@ func TestStreamConnectionReuse(t *testing.T) {
 func TestStreamContext(t *testing.T) {
 	partial := "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n"
 	stall := func(w http.ResponseWriter, r *http.Request) {
-		sseHandler(partial, 1<<20)(w, r)
+		providertest.SSEHandler(partial, 1<<20)(w, r)
 		<-r.Context().Done()
 	}
 	for _, cancelIt := range []bool{false, true} {
 		u := newUpstream(t, stall)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		s, err := u.provider().ChatStream(ctx, u.target(), chatRequest(t, simpleRequest))
+		s, err := u.provider().ChatStream(ctx, u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +330,7 @@ func TestStreamContext(t *testing.T) {
 	}
 	// Close from another goroutine ends a blocked Recv.
 	u := newUpstream(t, stall)
-	s := startStream(t, u, simpleRequest)
+	s := startStream(t, u, providertest.SimpleRequest)
 	if _, err := s.Recv(); err != nil {
 		t.Fatal(err)
 	}

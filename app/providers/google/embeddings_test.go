@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -28,7 +29,7 @@ type embeddingItem struct {
 }
 
 func TestEmbeddingsFloat(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "embeddings.json")))
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "embeddings.json")))
 	tg := u.target()
 	tg.Model = "gemini-embedding-001"
 	resp, err := New(u.Client()).Embed(context.Background(), tg,
@@ -36,11 +37,11 @@ func TestEmbeddingsFloat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := u.last(t)
-	if got.path != "/v1beta/models/gemini-embedding-001:batchEmbedContents" || got.header.Get("X-Goog-Api-Key") != testKey {
-		t.Errorf("request = %s %v", got.path, got.header)
+	got := u.Last(t)
+	if got.Path != "/v1beta/models/gemini-embedding-001:batchEmbedContents" || got.Header.Get("X-Goog-Api-Key") != testKey {
+		t.Errorf("request = %s %v", got.Path, got.Header)
 	}
-	jsonEqual(t, "embed request", got.body, []byte(`{"requests":[
+	jsonEqual(t, "embed request", got.Body, []byte(`{"requests":[
 		{"model":"models/gemini-embedding-001","content":{"parts":[{"text":"hello world"}]},"outputDimensionality":4},
 		{"model":"models/gemini-embedding-001","content":{"parts":[{"text":"bonjour"}]},"outputDimensionality":4}]}`))
 
@@ -56,7 +57,7 @@ func TestEmbeddingsFloat(t *testing.T) {
 }
 
 func TestEmbeddingsBase64(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "embeddings.json")))
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "embeddings.json")))
 	resp, err := New(u.Client()).Embed(context.Background(), u.target(),
 		embeddingRequest(t, `{"model":"alias","input":"hello","encoding_format":"base64"}`))
 	if err == nil {
@@ -69,7 +70,7 @@ func TestEmbeddingsBase64(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jsonEqual(t, "embed request", u.last(t).body, []byte(`{"requests":[
+	jsonEqual(t, "embed request", u.Last(t).Body, []byte(`{"requests":[
 		{"model":"models/gemini-2.5-flash","content":{"parts":[{"text":"a"}]}},
 		{"model":"models/gemini-2.5-flash","content":{"parts":[{"text":"b"}]}}]}`))
 	var items []embeddingItem
@@ -99,9 +100,9 @@ func TestEmbeddingsRefusals(t *testing.T) {
 		`{"model":"m","input":[[1,2,3]]}`:                    "input",
 		`{"model":"m","input":"x","encoding_format":"int8"}`: "encoding_format",
 	} {
-		u := newUpstream(t, respond(200, "application/json", fixture(t, "embeddings.json")))
+		u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "embeddings.json")))
 		_, err := New(u.Client()).Embed(context.Background(), u.target(), embeddingRequest(t, body))
-		if pe := asError(t, err, providers.KindUnsupported); pe.Param != param || len(u.reqs) != 0 {
+		if pe := asError(t, err, providers.KindUnsupported); pe.Param != param || len(u.Requests()) != 0 {
 			t.Errorf("%s: %+v", body, pe)
 		}
 	}
@@ -110,7 +111,7 @@ func TestEmbeddingsRefusals(t *testing.T) {
 		"bad values": `{"embeddings":[{"values":["x"]}]}`,
 		"error":      `{"error":{"code":500,"message":"m","status":"INTERNAL"}}`,
 	} {
-		u := newUpstream(t, respond(200, "application/json", body))
+		u := newUpstream(t, providertest.Respond(200, "application/json", body))
 		_, err := New(u.Client()).Embed(context.Background(), u.target(), embeddingRequest(t, `{"model":"m","input":"x"}`))
 		if err == nil {
 			t.Errorf("%s: no error", name)

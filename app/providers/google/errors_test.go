@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 )
 
 func TestHTTPErrors(t *testing.T) {
@@ -20,19 +21,19 @@ func TestHTTPErrors(t *testing.T) {
 		retryable              bool
 		apiStatus              int
 	}{
-		{name: "400", body: fixture(t, "error_400.json"), status: 400, wantStatus: 400, code: "invalid_argument",
+		{name: "400", body: providertest.Fixture(t, "error_400.json"), status: 400, wantStatus: 400, code: "invalid_argument",
 			msgPrefix: "* GenerateContentRequest.contents: contents is not specified", apiStatus: 400},
-		{name: "400 bad key", body: fixture(t, "error_400_key.json"), status: 400, wantStatus: 401, code: "invalid_api_key",
+		{name: "400 bad key", body: providertest.Fixture(t, "error_400_key.json"), status: 400, wantStatus: 401, code: "invalid_api_key",
 			msgPrefix: "API key not valid.", apiStatus: 502}, // the gateway's key, not the client's
-		{name: "403", body: fixture(t, "error_403.json"), status: 403, wantStatus: 403, code: "permission_denied",
+		{name: "403", body: providertest.Fixture(t, "error_403.json"), status: 403, wantStatus: 403, code: "permission_denied",
 			msgPrefix: "Method doesn't allow unregistered callers", apiStatus: 403},
-		{name: "429 header", body: fixture(t, "error_429.json"), retryAfter: "7", status: 429, wantStatus: 429, code: "resource_exhausted",
+		{name: "429 header", body: providertest.Fixture(t, "error_429.json"), retryAfter: "7", status: 429, wantStatus: 429, code: "resource_exhausted",
 			msgPrefix: "You exceeded your current quota", wantRetryAfter: 7 * time.Second, retryable: true, apiStatus: 429},
-		{name: "429 retry info", body: fixture(t, "error_429.json"), status: 429, wantStatus: 429, code: "resource_exhausted",
+		{name: "429 retry info", body: providertest.Fixture(t, "error_429.json"), status: 429, wantStatus: 429, code: "resource_exhausted",
 			msgPrefix: "You exceeded your current quota", wantRetryAfter: 34 * time.Second, retryable: true, apiStatus: 429},
-		{name: "500", body: fixture(t, "error_500.json"), status: 500, wantStatus: 500, code: "internal",
+		{name: "500", body: providertest.Fixture(t, "error_500.json"), status: 500, wantStatus: 500, code: "internal",
 			msgPrefix: "An internal error has occurred.", retryable: true, apiStatus: 502},
-		{name: "503 array", body: fixture(t, "error_503.json"), retryAfter: "Wed, 21 Oct 2099 07:28:00 GMT", status: 503, wantStatus: 503,
+		{name: "503 array", body: providertest.Fixture(t, "error_503.json"), retryAfter: "Wed, 21 Oct 2099 07:28:00 GMT", status: 503, wantStatus: 503,
 			code: "unavailable", msgPrefix: "The model is overloaded.", wantRetryAfter: -1, retryable: true, apiStatus: 502},
 		{name: "502 html", body: "<html><body><h1>502 Bad Gateway</h1></body></html>", status: 502, wantStatus: 502,
 			msgPrefix: "<html>", retryable: true, apiStatus: 502},
@@ -42,15 +43,15 @@ func TestHTTPErrors(t *testing.T) {
 				if tc.retryAfter != "" {
 					w.Header().Set("Retry-After", tc.retryAfter)
 				}
-				respond(tc.status, "application/json; charset=UTF-8", tc.body)(w, r)
+				providertest.Respond(tc.status, "application/json; charset=UTF-8", tc.body)(w, r)
 			})
 			for _, stream := range []bool{false, true} {
 				var err error
 				p := New(u.Client())
 				if stream {
-					_, err = p.ChatStream(context.Background(), u.target(), chatRequest(t, simpleRequest))
+					_, err = p.ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 				} else {
-					_, err = p.Chat(context.Background(), u.target(), chatRequest(t, simpleRequest))
+					_, err = p.Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 				}
 				pe := asError(t, err, providers.KindStatus)
 				if pe.Status != tc.wantStatus || pe.Code != tc.code || len(pe.Message) < len(tc.msgPrefix) ||
@@ -78,7 +79,7 @@ func TestHTTPErrors(t *testing.T) {
 }
 
 func TestEmbedErrors(t *testing.T) {
-	u := newUpstream(t, respond(404, "application/json", `{"error":{"code":404,"message":"models/nope is not found for API version v1beta","status":"NOT_FOUND"}}`))
+	u := newUpstream(t, providertest.Respond(404, "application/json", `{"error":{"code":404,"message":"models/nope is not found for API version v1beta","status":"NOT_FOUND"}}`))
 	_, err := New(u.Client()).Embed(context.Background(), u.target(), embeddingRequest(t, `{"model":"m","input":"x"}`))
 	if pe := asError(t, err, providers.KindStatus); pe.Status != 404 || pe.Code != "not_found" || pe.API().Status != 404 {
 		t.Errorf("error = %+v", pe)
@@ -94,12 +95,12 @@ func TestTransportErrors(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	tg := providers.Target{Provider: "acme", Model: testModel, BaseURL: "http://" + addr, APIKey: testKey}
-	_, err = New(nil).Chat(context.Background(), tg, chatRequest(t, simpleRequest))
+	_, err = New(nil).Chat(context.Background(), tg, providertest.ChatRequest(t, providertest.SimpleRequest))
 	asError(t, err, providers.KindConnection)
 
 	// Malformed base URL.
 	tg.BaseURL = "http://[::1"
-	_, err = New(nil).Chat(context.Background(), tg, chatRequest(t, simpleRequest))
+	_, err = New(nil).Chat(context.Background(), tg, providertest.ChatRequest(t, providertest.SimpleRequest))
 	asError(t, err, providers.KindConnection)
 
 	// Client timeout and cancelled context.
@@ -111,17 +112,17 @@ func TestTransportErrors(t *testing.T) {
 	})
 	c := u.Client()
 	c.Timeout = 50 * time.Millisecond
-	_, err = New(c).Chat(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	_, err = New(c).Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if pe := asError(t, err, providers.KindTimeout); !pe.Retryable() || pe.API().Status != 504 {
 		t.Errorf("timeout = %+v", pe)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err = New(u.Client()).Chat(ctx, u.target(), chatRequest(t, simpleRequest))
+	_, err = New(u.Client()).Chat(ctx, u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	asError(t, err, providers.KindTimeout)
 	ctx, cancel = context.WithCancel(context.Background())
 	go func() { time.Sleep(30 * time.Millisecond); cancel() }()
-	_, err = New(u.Client()).ChatStream(ctx, u.target(), chatRequest(t, simpleRequest))
+	_, err = New(u.Client()).ChatStream(ctx, u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	asError(t, err, providers.KindCancelled)
 }
 

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -69,7 +70,7 @@ func FuzzTranslateRequest(f *testing.F) {
 // FuzzStream feeds arbitrary bytes as a stream body: decoding must never
 // panic or loop, and every failure must be a classified *providers.Error.
 func FuzzStream(f *testing.F) {
-	addFixtures(f, "*.sse", crlf)
+	addFixtures(f, "*.sse", providertest.CRLF)
 	f.Add([]byte("event: error\ndata: boom\r\r: c\n\ndata:{}"))
 	f.Add([]byte("{\"error\":{\"code\":429}}\n\n"))
 	f.Add([]byte("data: [{\"error\":{\"code\":503}}]\n\n"))
@@ -223,5 +224,5 @@ func FuzzStreamEncoder(f *testing.F) {
 func chunksOfFuzz(body []byte) ([]*schema.ChatChunk, error) {
 	s := newStream(context.Background(), "fuzz", "m", io.NopCloser(bytes.NewReader(body)))
 	defer s.Close()
-	return readStream(s)
+	return providertest.ReadStream(s)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -18,7 +19,7 @@ func chunksOf(t testing.TB, body []byte) ([]*schema.ChatChunk, error) {
 	t.Helper()
 	s := newStream(context.Background(), "acme", testModel, io.NopCloser(bytes.NewReader(body)))
 	defer s.Close()
-	return readStream(s)
+	return providertest.ReadStream(s)
 }
 
 // encode runs chunks through a StreamEncoder, then Finish.
@@ -62,7 +63,7 @@ func sdkEvents(t testing.TB, body []byte) []GenerateResponse {
 func TestStreamEncoderRoundTrip(t *testing.T) {
 	for _, name := range []string{"stream_text.sse", "stream_function_call.sse", "stream_thinking.sse", "stream_recitation.sse", "stream_prompt_blocked.sse"} {
 		t.Run(name, func(t *testing.T) {
-			in, err := chunksOf(t, []byte(fixture(t, name)))
+			in, err := chunksOf(t, []byte(providertest.Fixture(t, name)))
 			if err != io.EOF {
 				t.Fatal(err)
 			}

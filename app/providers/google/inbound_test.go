@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -32,12 +33,12 @@ func decodeToChat(t *testing.T, body string) *schema.ChatRequest {
 func TestToChatGolden(t *testing.T) {
 	for _, name := range []string{"basic", "tools", "media"} {
 		t.Run(name, func(t *testing.T) {
-			req := decodeToChat(t, fixture(t, "inbound/"+name+".gemini.json"))
+			req := decodeToChat(t, providertest.Fixture(t, "inbound/"+name+".gemini.json"))
 			got, err := json.Marshal(req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			jsonEqual(t, name, got, []byte(fixture(t, "inbound/"+name+".openai.json")))
+			jsonEqual(t, name, got, []byte(providertest.Fixture(t, "inbound/"+name+".openai.json")))
 			// What ToChat produces is what the gateway's decoder reads back.
 			again, err := schema.DecodeChatRequest(got)
 			if err != nil {
@@ -53,11 +54,11 @@ func TestToChatGolden(t *testing.T) {
 // TestInboundRoundTrip: a Gemini request through the neutral format and the
 // adapter comes out as it went in.
 func TestInboundRoundTrip(t *testing.T) {
-	in := fixture(t, "inbound/roundtrip.gemini.json")
+	in := providertest.Fixture(t, "inbound/roundtrip.gemini.json")
 	req := decodeToChat(t, in)
 	// Through the wire format, as the gateway would pass it around.
 	b, _ := json.Marshal(req)
-	req = chatRequest(t, string(b))
+	req = providertest.ChatRequest(t, string(b))
 	g, err := buildRequest("acme", testModel, req)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +81,7 @@ func TestOutboundRoundTrip(t *testing.T) {
 		"tool_choice":"auto","temperature":1,"top_p":0.5,"n":2,"seed":3,"max_completion_tokens":50,"stop":["x"],
 		"presence_penalty":0.1,"frequency_penalty":0.2,"top_k":5,
 		"response_format":{"type":"json_object"},"reasoning":{"max_tokens":512}}`
-	g, err := buildRequest("acme", testModel, chatRequest(t, in))
+	g, err := buildRequest("acme", testModel, providertest.ChatRequest(t, in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +213,7 @@ func TestFromChatResponse(t *testing.T) {
 	for _, name := range []string{"chat_function_call.json", "chat_thinking.json", "chat_max_tokens.json", "chat_cached.json", "chat_safety.json", "chat_two_candidates.json"} {
 		t.Run(name, func(t *testing.T) {
 			var orig GenerateResponse
-			if err := json.Unmarshal([]byte(fixture(t, name)), &orig); err != nil {
+			if err := json.Unmarshal([]byte(providertest.Fixture(t, name)), &orig); err != nil {
 				t.Fatal(err)
 			}
 			chat := chatFromGenerate(&orig, testModel, 1)

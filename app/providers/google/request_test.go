@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 )
 
 // TestRequestGolden translates each testdata/request/NAME.openai.json and
@@ -29,16 +30,16 @@ func TestRequestGolden(t *testing.T) {
 		{"thinking_off", testModel},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := fixture(t, "request/"+tc.name+".openai.json")
-			want := fixture(t, "request/"+tc.name+".gemini.json")
+			in := providertest.Fixture(t, "request/"+tc.name+".openai.json")
+			want := providertest.Fixture(t, "request/"+tc.name+".gemini.json")
 			for _, stream := range []bool{false, true} {
 				var u *upstream
 				if stream {
-					u = newUpstream(t, sseHandler(fixture(t, "stream_text.sse"), 1<<20))
+					u = newUpstream(t, sseHandler(providertest.Fixture(t, "stream_text.sse"), 1<<20))
 				} else {
-					u = newUpstream(t, respond(200, "application/json", fixture(t, "chat_text.json")))
+					u = newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "chat_text.json")))
 				}
-				req := chatRequest(t, in)
+				req := providertest.ChatRequest(t, in)
 				before, _ := json.Marshal(req)
 				tg := u.target()
 				tg.Model = tc.model
@@ -48,15 +49,15 @@ func TestRequestGolden(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if _, err := readStream(s); err.Error() != "EOF" {
+					if _, err := providertest.ReadStream(s); err.Error() != "EOF" {
 						t.Fatal(err)
 					}
 					s.Close()
 				} else if _, err := p.Chat(context.Background(), tg, req); err != nil {
 					t.Fatal(err)
 				}
-				got := u.last(t)
-				jsonEqual(t, tc.name, got.body, []byte(want))
+				got := u.Last(t)
+				jsonEqual(t, tc.name, got.Body, []byte(want))
 				if after, _ := json.Marshal(req); string(after) != string(before) {
 					t.Errorf("stream=%v: the caller's request was mutated", stream)
 				}
@@ -66,13 +67,13 @@ func TestRequestGolden(t *testing.T) {
 }
 
 func TestRequestLine(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "chat_text.json")))
-	if _, err := New(u.Client()).Chat(context.Background(), u.target(), chatRequest(t, simpleRequest)); err != nil {
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "chat_text.json")))
+	if _, err := New(u.Client()).Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest)); err != nil {
 		t.Fatal(err)
 	}
-	got := u.last(t)
-	if got.method != http.MethodPost || got.path != "/v1beta/models/gemini-2.5-flash:generateContent" || got.query != "" {
-		t.Errorf("request line = %s %s?%s", got.method, got.path, got.query)
+	got := u.Last(t)
+	if got.Method != http.MethodPost || got.Path != "/v1beta/models/gemini-2.5-flash:generateContent" || got.Query != "" {
+		t.Errorf("request line = %s %s?%s", got.Method, got.Path, got.Query)
 	}
 	for h, want := range map[string]string{
 		"X-Goog-Api-Key": testKey,
@@ -80,27 +81,27 @@ func TestRequestLine(t *testing.T) {
 		"Accept":         "application/json",
 		"Authorization":  "",
 	} {
-		if v := got.header.Get(h); v != want {
+		if v := got.Header.Get(h); v != want {
 			t.Errorf("%s = %q, want %q", h, v, want)
 		}
 	}
 
-	u = newUpstream(t, sseHandler(fixture(t, "stream_text.sse"), 1<<20))
+	u = newUpstream(t, sseHandler(providertest.Fixture(t, "stream_text.sse"), 1<<20))
 	tg := u.target()
 	tg.Model = "tunedModels/my-model-7"
 	tg.APIKey = ""
-	s, err := New(u.Client()).ChatStream(context.Background(), tg, chatRequest(t, simpleRequest))
+	s, err := New(u.Client()).ChatStream(context.Background(), tg, providertest.ChatRequest(t, providertest.SimpleRequest))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_, _ = readStream(s)
-	got = u.last(t)
-	if got.path != "/v1beta/tunedModels/my-model-7:streamGenerateContent" || got.query != "alt=sse" ||
-		got.header.Get("Accept") != "text/event-stream" {
-		t.Errorf("stream request = %s?%s accept %q", got.path, got.query, got.header.Get("Accept"))
+	_, _ = providertest.ReadStream(s)
+	got = u.Last(t)
+	if got.Path != "/v1beta/tunedModels/my-model-7:streamGenerateContent" || got.Query != "alt=sse" ||
+		got.Header.Get("Accept") != "text/event-stream" {
+		t.Errorf("stream request = %s?%s accept %q", got.Path, got.Query, got.Header.Get("Accept"))
 	}
-	if _, ok := got.header["X-Goog-Api-Key"]; ok {
+	if _, ok := got.Header["X-Goog-Api-Key"]; ok {
 		t.Error("x-goog-api-key sent without a key")
 	}
 }
@@ -121,14 +122,14 @@ func TestRefusals(t *testing.T) {
 		{`{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-1"}}]}]}`, "messages[0].content[0].file"},
 		{`{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"web_search"}]}`, "tools[0].type"},
 	} {
-		u := newUpstream(t, respond(200, "application/json", fixture(t, "chat_text.json")))
-		_, err := New(u.Client()).Chat(context.Background(), u.target(), chatRequest(t, tc.body))
+		u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "chat_text.json")))
+		_, err := New(u.Client()).Chat(context.Background(), u.target(), providertest.ChatRequest(t, tc.body))
 		pe := asError(t, err, providers.KindUnsupported)
 		ae := pe.API()
 		if pe.Param != tc.param || ae.Status != 400 || ae.Code != "unsupported_parameter" || ae.Param != tc.param || pe.Retryable() {
 			t.Errorf("%s: error = %+v, api = %+v", tc.param, pe, ae)
 		}
-		if len(u.reqs) != 0 {
+		if len(u.Requests()) != 0 {
 			t.Errorf("%s: the upstream was called", tc.param)
 		}
 	}
@@ -146,7 +147,7 @@ func TestInvalidRequests(t *testing.T) {
 		{`{"model":"m","messages":[{"role":"user","content":"x"}],"stop":7}`, "stop"},
 		{`{"model":"m","messages":[{"role":"user","content":"x"}],"reasoning":"high"}`, "reasoning"},
 	} {
-		_, err := buildRequest("acme", testModel, chatRequest(t, tc.body))
+		_, err := buildRequest("acme", testModel, providertest.ChatRequest(t, tc.body))
 		pe := asError(t, err, providers.KindStatus)
 		if pe.Param != tc.param || pe.Status != 400 || pe.Retryable() || pe.API().Param != tc.param {
 			t.Errorf("%s: error = %+v", tc.param, pe)
@@ -172,7 +173,7 @@ func TestSignatureSentinelModels(t *testing.T) {
 		}
 	}
 	// Gemini 2.5 gets the history as is.
-	g, err := buildRequest("acme", "gemini-2.5-pro", chatRequest(t, fixture(t, "request/tool_results.openai.json")))
+	g, err := buildRequest("acme", "gemini-2.5-pro", providertest.ChatRequest(t, providertest.Fixture(t, "request/tool_results.openai.json")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
 func chatFixture(t *testing.T, name string) *schema.ChatResponse {
 	t.Helper()
-	u := newUpstream(t, respond(200, "application/json; charset=UTF-8", fixture(t, name)))
-	resp, err := New(u.Client()).Chat(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u := newUpstream(t, providertest.Respond(200, "application/json; charset=UTF-8", providertest.Fixture(t, name)))
+	resp, err := New(u.Client()).Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -124,8 +125,8 @@ func TestChatBadResponses(t *testing.T) {
 		"wrong types":   `{"candidates":"yes"}`,
 		"empty":         ``,
 	} {
-		u := newUpstream(t, respond(200, "application/json", body))
-		_, err := New(u.Client()).Chat(context.Background(), u.target(), chatRequest(t, simpleRequest))
+		u := newUpstream(t, providertest.Respond(200, "application/json", body))
+		_, err := New(u.Client()).Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 		pe := asError(t, err, providers.KindBadResponse)
 		if !pe.Retryable() || pe.API().Status != 502 {
 			t.Errorf("%s: retryable=%v status=%d", name, pe.Retryable(), pe.API().Status)
@@ -134,8 +135,8 @@ func TestChatBadResponses(t *testing.T) {
 }
 
 func TestChatErrorWithStatus200(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "error_503.json")))
-	_, err := New(u.Client()).Chat(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "error_503.json")))
+	_, err := New(u.Client()).Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	pe := asError(t, err, providers.KindStatus)
 	if pe.Status != 503 || pe.Code != "unavailable" || !pe.Retryable() {
 		t.Errorf("error = %+v", pe)

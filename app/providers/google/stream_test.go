@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
 func startStream(t *testing.T, u *upstream) providers.ChatStream {
 	t.Helper()
-	s, err := New(u.Client()).ChatStream(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	s, err := New(u.Client()).ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func withKeepAlives(s string) string {
 func TestStream(t *testing.T) {
 	variants := map[string]func(string) string{
 		"as sent":     func(s string) string { return s },
-		"CRLF":        crlf,
+		"CRLF":        providertest.CRLF,
 		"keep-alives": withKeepAlives,
 		"no space":    func(s string) string { return strings.ReplaceAll(s, "data: ", "data:") },
 		"event field": func(s string) string { return strings.ReplaceAll(s, "data: ", "event: message\ndata: ") },
@@ -44,8 +45,8 @@ func TestStream(t *testing.T) {
 		for _, size := range []int{1 << 20, 7, 1} {
 			name := fmt.Sprintf("%s/%d", vname, size)
 
-			u := newUpstream(t, sseHandler(variant(fixture(t, "stream_text.sse")), size))
-			chunks, err := readStream(startStream(t, u))
+			u := newUpstream(t, sseHandler(variant(providertest.Fixture(t, "stream_text.sse")), size))
+			chunks, err := providertest.ReadStream(startStream(t, u))
 			if err != io.EOF {
 				t.Fatalf("%s: text stream err = %v", name, err)
 			}
@@ -63,8 +64,8 @@ func TestStream(t *testing.T) {
 				t.Errorf("%s: finish chunk = %+v", name, fin)
 			}
 
-			u = newUpstream(t, sseHandler(variant(fixture(t, "stream_function_call.sse")), size))
-			chunks, err = readStream(startStream(t, u))
+			u = newUpstream(t, sseHandler(variant(providertest.Fixture(t, "stream_function_call.sse")), size))
+			chunks, err = providertest.ReadStream(startStream(t, u))
 			if err != io.EOF {
 				t.Fatalf("%s: tool stream err = %v", name, err)
 			}
@@ -79,8 +80,8 @@ func TestStream(t *testing.T) {
 
 // The stream and the non-stream translation of one answer agree.
 func TestStreamMatchesChat(t *testing.T) {
-	u := newUpstream(t, sseHandler(fixture(t, "stream_function_call.sse"), 1<<20))
-	chunks, _ := readStream(startStream(t, u))
+	u := newUpstream(t, sseHandler(providertest.Fixture(t, "stream_function_call.sse"), 1<<20))
+	chunks, _ := providertest.ReadStream(startStream(t, u))
 	a := assemble(t, chunks)
 	resp := chatFixture(t, "chat_function_call.json")
 	if !reflect.DeepEqual(a.toolCalls, resp.Choices[0].Message.ToolCalls) {
@@ -89,8 +90,8 @@ func TestStreamMatchesChat(t *testing.T) {
 }
 
 func TestStreamThinking(t *testing.T) {
-	u := newUpstream(t, sseHandler(fixture(t, "stream_thinking.sse"), 16))
-	chunks, err := readStream(startStream(t, u))
+	u := newUpstream(t, sseHandler(providertest.Fixture(t, "stream_thinking.sse"), 16))
+	chunks, err := providertest.ReadStream(startStream(t, u))
 	if err != io.EOF {
 		t.Fatal(err)
 	}
@@ -109,8 +110,8 @@ func TestStreamBlocked(t *testing.T) {
 		{"stream_prompt_blocked.sse", ""},
 		{"stream_recitation.sse", "I cannot continue with"},
 	} {
-		u := newUpstream(t, sseHandler(fixture(t, tc.fixture), 1<<20))
-		chunks, err := readStream(startStream(t, u))
+		u := newUpstream(t, sseHandler(providertest.Fixture(t, tc.fixture), 1<<20))
+		chunks, err := providertest.ReadStream(startStream(t, u))
 		if err != io.EOF {
 			t.Fatalf("%s: %v", tc.fixture, err)
 		}
@@ -137,8 +138,8 @@ func hijacked(body string) http.HandlerFunc {
 
 func TestStreamFailures(t *testing.T) {
 	t.Run("error event", func(t *testing.T) {
-		u := newUpstream(t, sseHandler(fixture(t, "stream_error.sse"), 1<<20))
-		chunks, err := readStream(startStream(t, u))
+		u := newUpstream(t, sseHandler(providertest.Fixture(t, "stream_error.sse"), 1<<20))
+		chunks, err := providertest.ReadStream(startStream(t, u))
 		pe := asError(t, err, providers.KindStatus)
 		if len(chunks) != 1 || pe.Status != 503 || pe.Code != "unavailable" || !pe.Retryable() ||
 			pe.Message != "The model is overloaded. Please try again later." {
@@ -146,8 +147,8 @@ func TestStreamFailures(t *testing.T) {
 		}
 	})
 	t.Run("bare error", func(t *testing.T) {
-		u := newUpstream(t, sseHandler(fixture(t, "stream_error_bare.sse"), 5))
-		chunks, err := readStream(startStream(t, u))
+		u := newUpstream(t, sseHandler(providertest.Fixture(t, "stream_error_bare.sse"), 5))
+		chunks, err := providertest.ReadStream(startStream(t, u))
 		pe := asError(t, err, providers.KindStatus)
 		if len(chunks) != 1 || pe.Status != 429 || pe.Code != "resource_exhausted" {
 			t.Errorf("chunks=%d error=%+v", len(chunks), pe)
@@ -155,20 +156,20 @@ func TestStreamFailures(t *testing.T) {
 	})
 	t.Run("named error event", func(t *testing.T) {
 		u := newUpstream(t, sseHandler("event: error\ndata: {\"error\":{\"code\":500,\"message\":\"boom\",\"status\":\"INTERNAL\"}}\n\n", 1<<20))
-		_, err := readStream(startStream(t, u))
+		_, err := providertest.ReadStream(startStream(t, u))
 		if pe := asError(t, err, providers.KindStatus); pe.Status != 500 || pe.Message != "boom" {
 			t.Errorf("error = %+v", pe)
 		}
 	})
 	for name, h := range map[string]http.HandlerFunc{
-		"cut":      sseHandler(fixture(t, "stream_cut.sse"), 1<<20),
-		"hijacked": hijacked(fixture(t, "stream_cut.sse")),
+		"cut":      sseHandler(providertest.Fixture(t, "stream_cut.sse"), 1<<20),
+		"hijacked": hijacked(providertest.Fixture(t, "stream_cut.sse")),
 		"empty":    sseHandler("", 1),
 	} {
 		t.Run(name, func(t *testing.T) {
 			u := newUpstream(t, h)
 			s := startStream(t, u)
-			_, err := readStream(s)
+			_, err := providertest.ReadStream(s)
 			pe := asError(t, err, providers.KindConnection)
 			if pe.Message != "stream ended unexpectedly" || !pe.Retryable() {
 				t.Errorf("error = %+v", pe)
@@ -184,7 +185,7 @@ func TestStreamFailures(t *testing.T) {
 		"types":   "data: {\"candidates\":{}}\n\n",
 	} {
 		u := newUpstream(t, sseHandler(body, 1<<20))
-		_, err := readStream(startStream(t, u))
+		_, err := providertest.ReadStream(startStream(t, u))
 		if pe := asError(t, err, providers.KindBadResponse); pe.API().Status != 502 {
 			t.Errorf("%s: %+v", name, pe)
 		}
@@ -193,21 +194,21 @@ func TestStreamFailures(t *testing.T) {
 
 // A finished answer is complete even if the body then breaks.
 func TestStreamFinishedThenCut(t *testing.T) {
-	u := newUpstream(t, hijacked(fixture(t, "stream_text.sse")))
-	chunks, err := readStream(startStream(t, u))
+	u := newUpstream(t, hijacked(providertest.Fixture(t, "stream_text.sse")))
+	chunks, err := providertest.ReadStream(startStream(t, u))
 	if err != io.EOF || assemble(t, chunks).content != "Bonjour le monde ✨ !" {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestStreamJSONInsteadOfEvents(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "error_503.json")))
-	_, err := New(u.Client()).ChatStream(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "error_503.json")))
+	_, err := New(u.Client()).ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if pe := asError(t, err, providers.KindStatus); pe.Status != 503 {
 		t.Errorf("error = %+v", pe)
 	}
-	u = newUpstream(t, respond(200, "application/json", "["+fixture(t, "chat_text.json")+"]"))
-	_, err = New(u.Client()).ChatStream(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u = newUpstream(t, providertest.Respond(200, "application/json", "["+providertest.Fixture(t, "chat_text.json")+"]"))
+	_, err = New(u.Client()).ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	asError(t, err, providers.KindBadResponse)
 }
 
@@ -215,7 +216,7 @@ func TestStreamCloseAndCancel(t *testing.T) {
 	release := make(chan struct{})
 	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = io.WriteString(w, strings.SplitAfter(fixture(t, "stream_text.sse"), "\n\n")[0])
+		_, _ = io.WriteString(w, strings.SplitAfter(providertest.Fixture(t, "stream_text.sse"), "\n\n")[0])
 		w.(http.Flusher).Flush()
 		select {
 		case <-release:
@@ -225,7 +226,7 @@ func TestStreamCloseAndCancel(t *testing.T) {
 	defer close(release)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(u.Client()).ChatStream(ctx, u.target(), chatRequest(t, simpleRequest))
+	s, err := New(u.Client()).ChatStream(ctx, u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func TestStreamCloseAndCancel(t *testing.T) {
 	s.Close()
 	s.Close()
 
-	s, err = New(u.Client()).ChatStream(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	s, err = New(u.Client()).ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -63,8 +64,8 @@ func checkAzureHeaders(t *testing.T, got azureRequest, key string) {
 }
 
 func TestAzureChat(t *testing.T) {
-	srv, last := azureResource(t, respond(200, "application/json", fixture(t, "azure_chat.json")))
-	resp, err := NewAzure(srv.Client(), "").Chat(context.Background(), azureTarget(srv), chatRequest(t, simpleRequest))
+	srv, last := azureResource(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "azure_chat.json")))
+	resp, err := NewAzure(srv.Client(), "").Chat(context.Background(), azureTarget(srv), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,13 +85,13 @@ func TestAzureChat(t *testing.T) {
 }
 
 func TestAzureStream(t *testing.T) {
-	srv, last := azureResource(t, sseHandler(fixture(t, "azure_stream.sse"), 13))
-	s, err := NewAzure(srv.Client(), "2025-01-01-preview").ChatStream(context.Background(), azureTarget(srv), chatRequest(t, simpleRequest))
+	srv, last := azureResource(t, providertest.SSEHandler(providertest.Fixture(t, "azure_stream.sse"), 13))
+	s, err := NewAzure(srv.Client(), "2025-01-01-preview").ChatStream(context.Background(), azureTarget(srv), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	chunks, err := readStream(s)
+	chunks, err := providertest.ReadStream(s)
 	if err != io.EOF {
 		t.Fatalf("err = %v", err)
 	}
@@ -129,12 +130,12 @@ func TestAzureStream(t *testing.T) {
 		t.Fatal(problems)
 	}
 	if cs.final.Output[0].Content[0].Text != "Bonjour !" || cs.final.Usage.TotalTokens != 14 {
-		t.Errorf("responses stream %s", short(cs.final))
+		t.Errorf("responses stream %s", providertest.Short(cs.final))
 	}
 }
 
 func TestAzureEmbeddings(t *testing.T) {
-	srv, last := azureResource(t, respond(200, "application/json", fixture(t, "embeddings_float.json")))
+	srv, last := azureResource(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "embeddings_float.json")))
 	tg := azureTarget(srv)
 	tg.Model = "text-embedding-3-small"
 	_, err := NewAzure(srv.Client(), "2024-06-01").Embed(context.Background(), tg, &schema.EmbeddingRequest{Model: "alias", Input: []byte(`"hi"`)})
@@ -151,14 +152,14 @@ func TestAzureEmbeddings(t *testing.T) {
 // The resource URL may end with /openai, and a deployment name is a path
 // segment: it is escaped.
 func TestAzureURL(t *testing.T) {
-	srv, last := azureResource(t, respond(200, "application/json", fixture(t, "azure_chat.json")))
+	srv, last := azureResource(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "azure_chat.json")))
 	for _, tc := range []struct{ base, model, path string }{
 		{srv.URL + "/", "dep", "/openai/deployments/dep/chat/completions"},
 		{srv.URL + "/openai", "dep", "/openai/deployments/dep/chat/completions"},
 		{srv.URL + "/openai/", "my dep/v2", "/openai/deployments/my%20dep%2Fv2/chat/completions"},
 	} {
 		tg := providers.Target{Provider: "azure", Model: tc.model, BaseURL: tc.base}
-		if _, err := NewAzure(srv.Client(), "v&1").Chat(context.Background(), tg, chatRequest(t, simpleRequest)); err != nil {
+		if _, err := NewAzure(srv.Client(), "v&1").Chat(context.Background(), tg, providertest.ChatRequest(t, providertest.SimpleRequest)); err != nil {
 			t.Fatal(err)
 		}
 		got := last()
@@ -178,16 +179,16 @@ func TestAzureURL(t *testing.T) {
 // Azure's errors use the OpenAI envelope (with its own codes).
 func TestAzureErrors(t *testing.T) {
 	body := `{"error":{"code":"DeploymentNotFound","message":"The API deployment for this resource does not exist."}}`
-	srv, _ := azureResource(t, respond(404, "application/json", body))
-	_, err := NewAzure(srv.Client(), "").Chat(context.Background(), azureTarget(srv), chatRequest(t, simpleRequest))
+	srv, _ := azureResource(t, providertest.Respond(404, "application/json", body))
+	_, err := NewAzure(srv.Client(), "").Chat(context.Background(), azureTarget(srv), providertest.ChatRequest(t, providertest.SimpleRequest))
 	var pe *providers.Error
 	if !asProviderError(err, &pe) || pe.Kind != providers.KindStatus || pe.Status != 404 || pe.Code != "DeploymentNotFound" ||
 		pe.Provider != "azure" || pe.Retryable() {
 		t.Errorf("error %+v", err)
 	}
 	filtered := `{"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy.","type":null,"param":"prompt","code":"content_filter","status":400,"innererror":{"code":"ResponsibleAIPolicyViolation"}}}`
-	srv, _ = azureResource(t, respond(400, "application/json", filtered))
-	_, err = NewAzure(srv.Client(), "").ChatStream(context.Background(), azureTarget(srv), chatRequest(t, simpleRequest))
+	srv, _ = azureResource(t, providertest.Respond(400, "application/json", filtered))
+	_, err = NewAzure(srv.Client(), "").ChatStream(context.Background(), azureTarget(srv), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if !asProviderError(err, &pe) || pe.Status != 400 || pe.Code != "content_filter" || pe.Param != "prompt" || pe.API().Status != 400 {
 		t.Errorf("error %+v", err)
 	}

@@ -8,26 +8,27 @@ import (
 	"testing"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
 func TestChatToolCalls(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "chat_tool_calls.json")))
-	resp, err := New(u.Client()).Chat(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "chat_tool_calls.json")))
+	resp, err := New(u.Client()).Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	got := u.last(t)
-	if got.method != http.MethodPost || got.path != "/v1/chat/completions" {
-		t.Errorf("request line = %s %s", got.method, got.path)
+	got := u.Last(t)
+	if got.Method != http.MethodPost || got.Path != "/v1/chat/completions" {
+		t.Errorf("request line = %s %s", got.Method, got.Path)
 	}
 	for h, want := range map[string]string{
 		"Authorization": "Bearer " + testKey,
 		"Content-Type":  "application/json",
 		"Accept":        "application/json",
 	} {
-		if v := got.header.Get(h); v != want {
+		if v := got.Header.Get(h); v != want {
 			t.Errorf("%s = %q, want %q", h, v, want)
 		}
 	}
@@ -58,13 +59,13 @@ func TestChatToolCalls(t *testing.T) {
 }
 
 func TestChatNoKeyNoAuthorization(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "chat_tool_calls.json")))
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "chat_tool_calls.json")))
 	tg := u.target()
 	tg.APIKey = ""
-	if _, err := New(u.Client()).Chat(context.Background(), tg, chatRequest(t, simpleRequest)); err != nil {
+	if _, err := New(u.Client()).Chat(context.Background(), tg, providertest.ChatRequest(t, providertest.SimpleRequest)); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := u.last(t).header["Authorization"]; ok {
+	if _, ok := u.Last(t).Header["Authorization"]; ok {
 		t.Error("Authorization sent without a key")
 	}
 }
@@ -72,15 +73,15 @@ func TestChatNoKeyNoAuthorization(t *testing.T) {
 // TestRequestBody checks the body sent upstream: the client's request with only
 // the model replaced and the stream fields set by the adapter.
 func TestRequestBody(t *testing.T) {
-	in := fixture(t, "chat_request.json")
+	in := providertest.Fixture(t, "chat_request.json")
 	for _, stream := range []bool{false, true} {
 		var u *upstream
 		if stream {
-			u = newUpstream(t, sseHandler(fixture(t, "stream_content.sse"), 1<<20))
+			u = newUpstream(t, providertest.SSEHandler(providertest.Fixture(t, "stream_content.sse"), 1<<20))
 		} else {
-			u = newUpstream(t, respond(200, "application/json", fixture(t, "chat_tool_calls.json")))
+			u = newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "chat_tool_calls.json")))
 		}
-		req := chatRequest(t, in)
+		req := providertest.ChatRequest(t, in)
 		before, _ := json.Marshal(req)
 
 		p := New(u.Client())
@@ -89,7 +90,7 @@ func TestRequestBody(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := readStream(s); err.Error() != "EOF" {
+			if _, err := providertest.ReadStream(s); err.Error() != "EOF" {
 				t.Fatal(err)
 			}
 			s.Close()
@@ -106,14 +107,14 @@ func TestRequestBody(t *testing.T) {
 			want["stream"] = true
 			want["stream_options"] = map[string]any{"include_usage": true}
 		}
-		if err := json.Unmarshal(u.last(t).body, &got); err != nil {
+		if err := json.Unmarshal(u.Last(t).Body, &got); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, want) {
 			g, _ := json.MarshalIndent(got, "", " ")
 			t.Errorf("stream=%v: upstream body:\n%s", stream, g)
 		}
-		if h := u.last(t).header.Get("Accept"); stream && h != "text/event-stream" {
+		if h := u.Last(t).Header.Get("Accept"); stream && h != "text/event-stream" {
 			t.Errorf("Accept = %q", h)
 		}
 		if after, _ := json.Marshal(req); string(after) != string(before) {
@@ -131,8 +132,8 @@ func TestChatBadResponses(t *testing.T) {
 		"wrong types": `{"choices":"yes"}`,
 		"empty":       ``,
 	} {
-		u := newUpstream(t, respond(200, "application/json", body))
-		_, err := New(u.Client()).Chat(context.Background(), u.target(), chatRequest(t, simpleRequest))
+		u := newUpstream(t, providertest.Respond(200, "application/json", body))
+		_, err := New(u.Client()).Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 		pe := asError(t, err, providers.KindBadResponse)
 		if !pe.Retryable() || pe.API().Status != 502 {
 			t.Errorf("%s: retryable=%v status=%d", name, pe.Retryable(), pe.API().Status)
@@ -142,8 +143,8 @@ func TestChatBadResponses(t *testing.T) {
 
 // A compatible server answering an error object with status 200.
 func TestChatErrorWithStatus200(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", `{"error":{"message":"Provider returned error","code":429}}`))
-	_, err := New(u.Client()).Chat(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u := newUpstream(t, providertest.Respond(200, "application/json", `{"error":{"message":"Provider returned error","code":429}}`))
+	_, err := New(u.Client()).Chat(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	pe := asError(t, err, providers.KindStatus)
 	if pe.Status != 429 || pe.Message != "Provider returned error" || pe.Code != "" {
 		t.Errorf("error = %+v", pe)

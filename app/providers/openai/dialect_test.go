@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 )
 
 const detailsMessages = `"messages":[{"role":"user","content":"q"},
@@ -28,8 +29,8 @@ func TestReasoningDialect(t *testing.T) {
 		{"disabled", `{"model":"m",` + detailsMessages + `,"reasoning":{"enabled":false}}`, nil},
 		{"no reasoning", `{"model":"m",` + detailsMessages + `}`, nil},
 	}
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "chat_tool_calls.json")))
-	azure, azureLast := azureResource(t, respond(200, "application/json", fixture(t, "chat_tool_calls.json")))
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "chat_tool_calls.json")))
+	azure, azureLast := azureResource(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "chat_tool_calls.json")))
 	openRouter := u.target()
 	openRouter.Provider = "openrouter"
 	for _, tc := range tests {
@@ -40,13 +41,13 @@ func TestReasoningDialect(t *testing.T) {
 			last       func() []byte
 			extensions bool
 		}{
-			{"compatible", New(u.Client()), u.target(), func() []byte { return u.last(t).body }, false},
-			{"openai", New(u.Client()), providers.Target{Provider: "openai", Model: "gpt-5", BaseURL: u.URL}, func() []byte { return u.last(t).body }, false},
+			{"compatible", New(u.Client()), u.target(), func() []byte { return u.Last(t).Body }, false},
+			{"openai", New(u.Client()), providers.Target{Provider: "openai", Model: "gpt-5", BaseURL: u.URL}, func() []byte { return u.Last(t).Body }, false},
 			{"azure", NewAzure(azure.Client(), ""), azureTarget(azure), func() []byte { return azureLast().body }, false},
-			{"openrouter", New(u.Client()), openRouter, func() []byte { return u.last(t).body }, true},
+			{"openrouter", New(u.Client()), openRouter, func() []byte { return u.Last(t).Body }, true},
 		} {
 			for _, stream := range []bool{false, true} {
-				req := chatRequest(t, tc.body)
+				req := providertest.ChatRequest(t, tc.body)
 				before, _ := json.Marshal(req)
 				var err error
 				if stream {
@@ -105,13 +106,13 @@ func TestReasoningDialectOpenRouterHost(t *testing.T) {
 }
 
 func TestReasoningNotAnObject(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json", fixture(t, "chat_tool_calls.json")))
-	_, err := New(u.Client()).Chat(context.Background(), u.target(), chatRequest(t, `{"model":"m","messages":[{"role":"user","content":"q"}],"reasoning":"high"}`))
+	u := newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "chat_tool_calls.json")))
+	_, err := New(u.Client()).Chat(context.Background(), u.target(), providertest.ChatRequest(t, `{"model":"m","messages":[{"role":"user","content":"q"}],"reasoning":"high"}`))
 	pe := asError(t, err, providers.KindUnsupported)
 	if pe.Param != "reasoning" || pe.API().Status != 400 {
 		t.Errorf("%+v", pe)
 	}
-	if len(u.reqs) != 0 {
+	if len(u.Requests()) != 0 {
 		t.Error("sent upstream")
 	}
 }

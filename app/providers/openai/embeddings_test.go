@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -18,8 +19,8 @@ func TestEmbeddings(t *testing.T) {
 		{"embeddings_float.json", `{"model":"alias","input":["hello world","bonjour"],"encoding_format":"float","dimensions":4,"user":"u1","x_custom":{"a":1}}`},
 		{"embeddings_base64.json", `{"model":"alias","input":"hello","encoding_format":"base64"}`},
 	} {
-		body := fixture(t, tc.fixture)
-		u := newUpstream(t, respond(200, "application/json", body))
+		body := providertest.Fixture(t, tc.fixture)
+		u := newUpstream(t, providertest.Respond(200, "application/json", body))
 		var req schema.EmbeddingRequest
 		if err := json.Unmarshal([]byte(tc.request), &req); err != nil {
 			t.Fatal(err)
@@ -32,16 +33,16 @@ func TestEmbeddings(t *testing.T) {
 			t.Error("the caller's request was mutated")
 		}
 
-		got := u.last(t)
-		if got.path != "/v1/embeddings" || got.header.Get("Authorization") != "Bearer "+testKey {
-			t.Errorf("request = %s %v", got.path, got.header)
+		got := u.Last(t)
+		if got.Path != "/v1/embeddings" || got.Header.Get("Authorization") != "Bearer "+testKey {
+			t.Errorf("request = %s %v", got.Path, got.Header)
 		}
 		var sent, want map[string]any
-		_ = json.Unmarshal(got.body, &sent)
+		_ = json.Unmarshal(got.Body, &sent)
 		_ = json.Unmarshal([]byte(tc.request), &want)
 		want["model"] = "gpt-4o-2024-08-06"
 		if !reflect.DeepEqual(sent, want) {
-			t.Errorf("%s: upstream body = %s", tc.fixture, got.body)
+			t.Errorf("%s: upstream body = %s", tc.fixture, got.Body)
 		}
 
 		// Data is passed through byte for byte.
@@ -60,7 +61,7 @@ func TestEmbeddings(t *testing.T) {
 
 func TestEmbeddingsBadResponses(t *testing.T) {
 	for _, body := range []string{`{"object":"list"}`, `{"object":"list","data":null}`, `{"data":"x"}`, `garbage`} {
-		u := newUpstream(t, respond(200, "application/json", body))
+		u := newUpstream(t, providertest.Respond(200, "application/json", body))
 		_, err := New(u.Client()).Embed(context.Background(), u.target(), &schema.EmbeddingRequest{Input: []byte(`"x"`)})
 		asError(t, err, providers.KindBadResponse)
 	}

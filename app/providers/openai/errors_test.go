@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -18,12 +19,12 @@ type call func(p *Provider, ctx context.Context, t providers.Target) error
 
 var calls = map[string]call{
 	"chat": func(p *Provider, ctx context.Context, t providers.Target) error {
-		req, _ := schema.DecodeChatRequest([]byte(simpleRequest))
+		req, _ := schema.DecodeChatRequest([]byte(providertest.SimpleRequest))
 		_, err := p.Chat(ctx, t, req)
 		return err
 	},
 	"stream": func(p *Provider, ctx context.Context, t providers.Target) error {
-		req, _ := schema.DecodeChatRequest([]byte(simpleRequest))
+		req, _ := schema.DecodeChatRequest([]byte(providertest.SimpleRequest))
 		s, err := p.ChatStream(ctx, t, req)
 		if err == nil {
 			s.Close()
@@ -44,22 +45,22 @@ func TestStatusErrors(t *testing.T) {
 		retryable                   bool
 		apiStatus                   int
 	}{
-		{"400", fixture(t, "error_400.json"), "application/json", 400,
+		{"400", providertest.Fixture(t, "error_400.json"), "application/json", 400,
 			"Invalid type for 'temperature': expected a decimal, but got a string instead.", "invalid_request_error", "invalid_type", "temperature", false, 400},
-		{"401", fixture(t, "error_401.json"), "application/json", 401,
+		{"401", providertest.Fixture(t, "error_401.json"), "application/json", 401,
 			"Incorrect API key provided: sk-proj-", "invalid_request_error", "invalid_api_key", "", false, 502}, // the gateway's key, not the client's
-		{"404", fixture(t, "error_404.json"), "application/json", 404,
+		{"404", providertest.Fixture(t, "error_404.json"), "application/json", 404,
 			"The model `gpt-5-ultra` does not exist or you do not have access to it.", "invalid_request_error", "model_not_found", "", false, 404},
-		{"429", fixture(t, "error_429.json"), "application/json", 429,
+		{"429", providertest.Fixture(t, "error_429.json"), "application/json", 429,
 			"Rate limit reached for gpt-4o", "tokens", "rate_limit_exceeded", "", true, 429},
-		{"500", fixture(t, "error_500.json"), "application/json", 500,
+		{"500", providertest.Fixture(t, "error_500.json"), "application/json", 500,
 			"The server had an error while processing your request. Sorry about that!", "server_error", "", "", true, 502},
-		{"502 html", fixture(t, "error_502.html"), "text/html", 502,
+		{"502 html", providertest.Fixture(t, "error_502.html"), "text/html", 502,
 			"<html>\r\n<head><title>502 Bad Gateway</title></head>", "", "", "", true, 502},
 		{"503 empty", "", "", 503, "", "", "", "", true, 502},
-		{"vLLM", fixture(t, "error_vllm_400.json"), "application/json", 400,
+		{"vLLM", providertest.Fixture(t, "error_vllm_400.json"), "application/json", 400,
 			"This model's maximum context length is 8192 tokens.", "BadRequestError", "", "", false, 400},
-		{"gemini list", fixture(t, "error_gemini_400.json"), "application/json", 400,
+		{"gemini list", providertest.Fixture(t, "error_gemini_400.json"), "application/json", 400,
 			"Request contains an invalid argument.", "", "", "", false, 400},
 		{"error string", `{"error":"Invalid API key"}`, "application/json", 401, "Invalid API key", "", "", "", false, 502},
 		{"message only", `{"message":"Not allowed"}`, "application/json", 403, "Not allowed", "", "", "", false, 403},
@@ -70,7 +71,7 @@ func TestStatusErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		for cname, c := range calls {
-			u := newUpstream(t, respond(tc.status, tc.ctype, tc.body))
+			u := newUpstream(t, providertest.Respond(tc.status, tc.ctype, tc.body))
 			err := c(New(u.Client()), context.Background(), u.target())
 			pe := asError(t, err, providers.KindStatus)
 			if pe.Status != tc.status || !strings.HasPrefix(pe.Message, tc.message) || pe.Type != tc.etype || pe.Code != tc.code || pe.Param != tc.param {
@@ -88,7 +89,7 @@ func TestStatusErrors(t *testing.T) {
 
 func TestErrorBodyCapped(t *testing.T) {
 	big := strings.Repeat("é", 3<<20) // 6 MiB, two bytes per rune
-	u := newUpstream(t, respond(500, "text/plain", big))
+	u := newUpstream(t, providertest.Respond(500, "text/plain", big))
 	err := calls["chat"](New(u.Client()), context.Background(), u.target())
 	pe := asError(t, err, providers.KindStatus)
 	if len(pe.Message) > httpx.MaxMessageBytes || !strings.HasPrefix(big, pe.Message) || len(pe.Message) < httpx.MaxMessageBytes-1 {
@@ -97,7 +98,7 @@ func TestErrorBodyCapped(t *testing.T) {
 }
 
 func TestConnectionRefused(t *testing.T) {
-	u := newUpstream(t, respond(200, "", ""))
+	u := newUpstream(t, providertest.Respond(200, "", ""))
 	tg := u.target()
 	u.Close()
 	for name, c := range calls {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 )
 
 // FuzzSSE feeds arbitrary bytes as a stream body: decoding must never panic
@@ -19,7 +20,7 @@ func FuzzSSE(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(b)
-		f.Add([]byte(crlf(string(b))))
+		f.Add([]byte(providertest.CRLF(string(b))))
 	}
 	f.Add([]byte(finishBody))
 	f.Add([]byte(partialBody + "data: {\"error\":{\"message\":\"x\",\"code\":503}}\n\n"))

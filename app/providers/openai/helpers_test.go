@@ -1,58 +1,24 @@
 package openai
 
 import (
-	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
 const testKey = "sk-test-0123456789"
 
-// captured is what the fake upstream received.
-type captured struct {
-	method, path string
-	header       http.Header
-	body         []byte
-}
+// upstream is a capturing fake upstream with this package's target.
+type upstream struct{ *providertest.Upstream }
 
-// upstream is a local server speaking whatever its handler writes.
-type upstream struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []captured
-}
-
-func newUpstream(t *testing.T, h http.HandlerFunc) *upstream {
+func newUpstream(t testing.TB, h http.HandlerFunc) *upstream {
 	t.Helper()
-	u := &upstream{}
-	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		u.mu.Lock()
-		u.reqs = append(u.reqs, captured{r.Method, r.URL.Path, r.Header.Clone(), b})
-		u.mu.Unlock()
-		h(w, r)
-	}))
-	t.Cleanup(u.Close)
-	return u
-}
-
-func (u *upstream) last(t *testing.T) captured {
-	t.Helper()
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if len(u.reqs) == 0 {
-		t.Fatal("upstream received no request")
-	}
-	return u.reqs[len(u.reqs)-1]
+	return &upstream{providertest.NewUpstream(t, h)}
 }
 
 // target points at the server; the trailing slash checks that it is trimmed.
@@ -60,79 +26,10 @@ func (u *upstream) target() providers.Target {
 	return providers.Target{Provider: "acme", Model: "gpt-4o-2024-08-06", BaseURL: u.URL + "/", APIKey: testKey}
 }
 
-// respond writes a fixed status, content type and body.
-func respond(status int, contentType, body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if contentType != "" {
-			w.Header().Set("Content-Type", contentType)
-		}
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}
-}
-
-// sseHandler writes body in pieces of at most size bytes, flushing each, so
-// the client sees events split across reads.
-func sseHandler(body string, size int) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.WriteHeader(200)
-		for rest := body; len(rest) > 0; {
-			n := min(size, len(rest))
-			_, _ = io.WriteString(w, rest[:n])
-			w.(http.Flusher).Flush()
-			rest = rest[n:]
-		}
-	}
-}
-
-func fixture(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func chatRequest(t *testing.T, body string) *schema.ChatRequest {
-	t.Helper()
-	r, err := schema.DecodeChatRequest([]byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-const simpleRequest = `{"model":"alias","messages":[{"role":"user","content":"hi"}]}`
-
 // asError asserts err is a *providers.Error of the given kind.
-func asError(t *testing.T, err error, kind providers.Kind) *providers.Error {
+func asError(t testing.TB, err error, kind providers.Kind) *providers.Error {
 	t.Helper()
-	var pe *providers.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("error %v (%T) is not a *providers.Error", err, err)
-	}
-	if pe.Kind != kind {
-		t.Fatalf("kind = %d, want %d (error: %v)", pe.Kind, kind, err)
-	}
-	if pe.Provider != "acme" && pe.Provider != "fuzz" {
-		t.Fatalf("provider = %q", pe.Provider)
-	}
-	return pe
-}
-
-// readStream reads a stream to its end.
-func readStream(s providers.ChatStream) ([]*schema.ChatChunk, error) {
-	var out []*schema.ChatChunk
-	for {
-		c, err := s.Recv()
-		if err != nil {
-			return out, err
-		}
-		out = append(out, c)
-	}
+	return providertest.AsError(t, err, kind, "acme", "fuzz")
 }
 
 // assembled is a stream folded into one answer, as a client would.
@@ -180,7 +77,5 @@ func assemble(t *testing.T, chunks []*schema.ChatChunk) assembled {
 	}
 	return a
 }
-
-func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
 
 func readFixture(name string) ([]byte, error) { return os.ReadFile(filepath.Join("testdata", name)) }

@@ -5,83 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/openai/openai-go/v3/packages/respjson"
 	"github.com/openai/openai-go/v3/responses"
 )
-
-// jsonDiff lists the differences between two decoded JSON values, one line
-// per differing field, so a golden mismatch names the field.
-func jsonDiff(path string, want, got any) []string {
-	switch w := want.(type) {
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok {
-			return []string{fmt.Sprintf("%s: want object, got %s", path, short(got))}
-		}
-		keys := map[string]bool{}
-		for k := range w {
-			keys[k] = true
-		}
-		for k := range g {
-			keys[k] = true
-		}
-		sorted := make([]string, 0, len(keys))
-		for k := range keys {
-			sorted = append(sorted, k)
-		}
-		sort.Strings(sorted)
-		var out []string
-		for _, k := range sorted {
-			wv, wok := w[k]
-			gv, gok := g[k]
-			switch {
-			case !wok:
-				out = append(out, fmt.Sprintf("%s.%s: unexpected %s", path, k, short(gv)))
-			case !gok:
-				out = append(out, fmt.Sprintf("%s.%s: missing, want %s", path, k, short(wv)))
-			default:
-				out = append(out, jsonDiff(path+"."+k, wv, gv)...)
-			}
-		}
-		return out
-	case []any:
-		g, ok := got.([]any)
-		if !ok || len(g) != len(w) {
-			return []string{fmt.Sprintf("%s: want %s, got %s", path, short(want), short(got))}
-		}
-		var out []string
-		for i := range w {
-			out = append(out, jsonDiff(fmt.Sprintf("%s[%d]", path, i), w[i], g[i])...)
-		}
-		return out
-	}
-	if !reflect.DeepEqual(want, got) {
-		return []string{fmt.Sprintf("%s: want %s, got %s", path, short(want), short(got))}
-	}
-	return nil
-}
-
-func short(v any) string {
-	b, _ := json.Marshal(v)
-	s := string(b)
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
-}
-
-func decodeAny(t testing.TB, b []byte) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatalf("invalid JSON %s: %v", b, err)
-	}
-	return v
-}
 
 func toAny(t testing.TB, v any) any {
 	t.Helper()
@@ -89,7 +19,7 @@ func toAny(t testing.TB, v any) any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return decodeAny(t, b)
+	return providertest.DecodeAny(t, b)
 }
 
 // sdkExempt are required fields of the SDK's types that the gateway does not
@@ -308,7 +238,7 @@ func checkStream(b []byte) (*checkedStream, []string) {
 				fail("event %d: %s again", i, ev.Type)
 			}
 			if ev.Response == nil || ev.Response.Status != "in_progress" || len(ev.Response.Output) != 0 || ev.Response.Usage != nil {
-				fail("%s: response %s", ev.Type, short(ev.Response))
+				fail("%s: response %s", ev.Type, providertest.Short(ev.Response))
 				continue
 			}
 			if i == 0 {
@@ -336,10 +266,10 @@ func checkStream(b []byte) (*checkedStream, []string) {
 				fail("event %d: added item status %q", i, it.Status)
 			}
 			if len(it.Content) != 0 || len(it.Summary) != 0 || it.Arguments != "" {
-				fail("event %d: added item not empty: %s", i, short(it))
+				fail("event %d: added item not empty: %s", i, providertest.Short(it))
 			}
 			if it.Type == "function_call" && (it.CallID == "" || !strings.HasPrefix(it.ID, "fc_")) {
-				fail("event %d: function call %s", i, short(it))
+				fail("event %d: function call %s", i, providertest.Short(it))
 			}
 			items = append(items, &item{id: it.ID, typ: it.Type, open: true})
 		case "response.content_part.added":
@@ -393,7 +323,7 @@ func checkStream(b []byte) (*checkedStream, []string) {
 			}
 			key := map[string]string{"output_text": "text", "refusal": "refusal"}[p.typ]
 			if !p.done || !p.open || ev.Part[key] != p.text.String() || ev.Part["type"] != p.typ {
-				fail("event %d: part done %s, want %s %q", i, short(ev.Part), p.typ, p.text.String())
+				fail("event %d: part done %s, want %s %q", i, providertest.Short(ev.Part), p.typ, p.text.String())
 			}
 			p.open = false
 		case "response.function_call_arguments.delta":
@@ -449,7 +379,7 @@ func checkStream(b []byte) (*checkedStream, []string) {
 				continue
 			}
 			if !it.summaryTextDone || ev.Part["text"] != it.summary.String() {
-				fail("event %d: summary part done %s", i, short(ev.Part))
+				fail("event %d: summary part done %s", i, providertest.Short(ev.Part))
 			}
 			it.summaryOpen = false
 		case "response.output_item.done":
@@ -476,7 +406,7 @@ func checkStream(b []byte) (*checkedStream, []string) {
 						fail("event %d: part %d still open", i, j)
 					}
 					if j < len(done.Content) && (done.Content[j].Type != p.typ || done.Content[j].Text+done.Content[j].Refusal != p.text.String()) {
-						fail("event %d: part %d %s, streamed %q", i, j, short(done.Content[j]), p.text.String())
+						fail("event %d: part %d %s, streamed %q", i, j, providertest.Short(done.Content[j]), p.text.String())
 					}
 				}
 				if done.Status != "completed" && done.Status != "incomplete" {
@@ -491,7 +421,7 @@ func checkStream(b []byte) (*checkedStream, []string) {
 				}
 			case "reasoning":
 				if it.summaryOpen || len(done.Summary) != 1 || done.Summary[0].Text != it.summary.String() {
-					fail("event %d: summary %s, streamed %q", i, short(done.Summary), it.summary.String())
+					fail("event %d: summary %s, streamed %q", i, providertest.Short(done.Summary), it.summary.String())
 				}
 			}
 			it.open = false
@@ -509,7 +439,7 @@ func checkStream(b []byte) (*checkedStream, []string) {
 			r := ev.Response
 			cs.final = r
 			if r == nil || r.ID != respID {
-				fail("%s: response %s", ev.Type, short(r))
+				fail("%s: response %s", ev.Type, providertest.Short(r))
 				continue
 			}
 			want := map[string]string{"response.completed": "completed", "response.incomplete": "incomplete", "response.failed": "failed"}[ev.Type]
@@ -530,7 +460,7 @@ func checkStream(b []byte) (*checkedStream, []string) {
 					fail("%s with item %d open", ev.Type, j)
 				}
 			}
-			if d := jsonDiff("output", anyOf(cs.items), anyOf(r.Output)); len(d) > 0 {
+			if d := providertest.JSONDiff("output", anyOf(cs.items), anyOf(r.Output)); len(d) > 0 {
 				fail("%s: output differs from the done items: %v", ev.Type, d)
 			}
 			if (r.Status == "completed") != (r.CompletedAt != nil) {

@@ -12,6 +12,7 @@ import (
 	"github.com/openai/openai-go/v3/responses"
 	"github.com/openai/openai-go/v3/shared"
 
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -58,7 +59,7 @@ func TestResponsesToChatGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, d := range jsonDiff("chat", decodeAny(t, tc.Want), decodeAny(t, got)) {
+			for _, d := range providertest.JSONDiff("chat", providertest.DecodeAny(t, tc.Want), providertest.DecodeAny(t, got)) {
 				t.Error(d)
 			}
 			// The neutral request decodes back to itself (what the OpenAI
@@ -215,7 +216,7 @@ func TestResponsesSDKRequests(t *testing.T) {
 		"tool_choice":{"function":{"name":"get_weather"},"type":"function"},
 		"response_format":{"json_schema":{"name":"w","schema":{"type":"object"},"strict":true},"type":"json_schema"},
 		"user":"u-1","reasoning_effort":"low"}`
-	for _, d := range jsonDiff("chat", decodeAny(t, []byte(want)), decodeAny(t, got)) {
+	for _, d := range providertest.JSONDiff("chat", providertest.DecodeAny(t, []byte(want)), providertest.DecodeAny(t, got)) {
 		t.Error(d)
 	}
 }

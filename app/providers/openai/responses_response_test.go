@@ -10,6 +10,7 @@ import (
 
 	"github.com/openai/openai-go/v3/responses"
 
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -50,14 +51,14 @@ func TestResponsesFromChatGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := decodeAny(t, b).(map[string]any)
+			got := providertest.DecodeAny(t, b).(map[string]any)
 			if at, ok := got["completed_at"].(float64); ok {
 				if int64(at) < resp.CreatedAt {
 					t.Errorf("completed_at %v before created_at %d", at, resp.CreatedAt)
 				}
 				got["completed_at"] = "SET"
 			}
-			for _, d := range jsonDiff("response", decodeAny(t, tc.Want), got) {
+			for _, d := range providertest.JSONDiff("response", providertest.DecodeAny(t, tc.Want), got) {
 				t.Error(d)
 			}
 			r := sdkResponse(t, b)
@@ -89,7 +90,7 @@ func TestResponsesFromChatEdgeCases(t *testing.T) {
 	r := FromChatResponse(&schema.ChatResponse{}, "m")
 	if !strings.HasPrefix(r.ID, "resp_") || len(r.ID) < 20 || len(r.Output) != 1 || r.Output[0].Type != "message" ||
 		len(r.Output[0].Content) != 1 || r.Output[0].Content[0].Text != "" || r.Status != "completed" || r.CreatedAt == 0 {
-		t.Errorf("empty: %s", short(r))
+		t.Errorf("empty: %s", providertest.Short(r))
 	}
 	// Text and tool calls, one without an id; content filter.
 	r = FromChatResponse(&schema.ChatResponse{ID: "x", Choices: []schema.Choice{{FinishReason: "content_filter", Message: schema.Message{
@@ -98,7 +99,7 @@ func TestResponsesFromChatEdgeCases(t *testing.T) {
 	}}}}, "m")
 	if len(r.Output) != 2 || r.Output[0].Content[0].Text != "a\nb" || !strings.HasPrefix(r.Output[1].CallID, "call_") ||
 		r.Output[1].ID != "fc_x_1" || r.Status != "incomplete" || r.IncompleteDetails.Reason != "content_filter" || r.CompletedAt != nil {
-		t.Errorf("mixed: %s", short(r))
+		t.Errorf("mixed: %s", providertest.Short(r))
 	}
 	b, _ := json.Marshal(r)
 	sdkResponse(t, b)
@@ -119,7 +120,7 @@ func TestResponsesEchoRequest(t *testing.T) {
 	req.Metadata = json.RawMessage(`{"k":"v"}`)
 	r := FromChatResponse(&schema.ChatResponse{ID: "e", Created: 5, Choices: []schema.Choice{{Message: schema.Message{Content: schema.TextContent("{}")}}}}, "gpt-5").EchoRequest(req)
 	b, _ := json.Marshal(r)
-	got := decodeAny(t, b).(map[string]any)
+	got := providertest.DecodeAny(t, b).(map[string]any)
 	want := map[string]any{
 		"instructions": "You extract calendar events.", "max_output_tokens": 2048.0, "parallel_tool_calls": false,
 		"reasoning": map[string]any{"effort": "minimal", "summary": "auto"}, "temperature": 0.2, "top_p": 0.95,
@@ -127,17 +128,17 @@ func TestResponsesEchoRequest(t *testing.T) {
 		"metadata": map[string]any{"k": "v"},
 	}
 	for k, v := range want {
-		for _, d := range jsonDiff(k, v, got[k]) {
+		for _, d := range providertest.JSONDiff(k, v, got[k]) {
 			t.Error(d)
 		}
 	}
 	tools := got["tools"].([]any)
 	if len(tools) != 1 || tools[0].(map[string]any)["strict"] != true || tools[0].(map[string]any)["name"] != "lookup_contact" {
-		t.Errorf("tools %s", short(tools))
+		t.Errorf("tools %s", providertest.Short(tools))
 	}
 	text := got["text"].(map[string]any)
 	if text["verbosity"] != "low" || text["format"].(map[string]any)["name"] != "calendar_event" {
-		t.Errorf("text %s", short(text))
+		t.Errorf("text %s", providertest.Short(text))
 	}
 	sdk := sdkResponse(t, b)
 	if sdk.Tools[0].AsFunction().Name != "lookup_contact" || sdk.Text.Format.AsJSONSchema().Name != "calendar_event" {

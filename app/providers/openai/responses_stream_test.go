@@ -16,6 +16,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
@@ -71,8 +72,8 @@ func encode(t *testing.T, chunks []*schema.ChatChunk, usage *schema.Usage, fail 
 // upstreamChunks decodes an upstream SSE fixture with the adapter's own stream.
 func upstreamChunks(t *testing.T, name string) []*schema.ChatChunk {
 	t.Helper()
-	s := newStream(context.Background(), "acme", io.NopCloser(strings.NewReader(fixture(t, name))))
-	chunks, err := readStream(s)
+	s := newStream(context.Background(), "acme", io.NopCloser(strings.NewReader(providertest.Fixture(t, name))))
+	chunks, err := providertest.ReadStream(s)
 	if err != io.EOF {
 		t.Fatal(err)
 	}
@@ -90,11 +91,11 @@ func TestResponsesStreamText(t *testing.T) {
 	r := cs.final
 	if r.ID != "resp_chatcmpl-BJr0aT5uWm3oPq9YxN2cVb7LkEfGh" || r.Model != "alias" || r.CreatedAt != 1743958702 ||
 		len(r.Output) != 1 || r.Output[0].Content[0].Text != "Bonjour le monde ✨ !" || r.Output[0].ID != "msg_chatcmpl-BJr0aT5uWm3oPq9YxN2cVb7LkEfGh_0" {
-		t.Errorf("final %s", short(r))
+		t.Errorf("final %s", providertest.Short(r))
 	}
 	// Finish(nil) reports the usage of the last chunk.
 	if u := r.Usage; u == nil || u.InputTokens != 21 || u.OutputTokens != 6 || u.TotalTokens != 27 || u.Cost != nil {
-		t.Errorf("usage %s", short(r.Usage))
+		t.Errorf("usage %s", providertest.Short(r.Usage))
 	}
 }
 
@@ -110,10 +111,10 @@ func TestResponsesStreamToolCalls(t *testing.T) {
 	}
 	if len(calls) != 2 || calls[0].CallID != "call_Q7rV2kHc9mXbN4tLpZ1wYs8e" || calls[0].Name != "get_weather" ||
 		calls[0].Arguments != `{"city":"Paris","unit":"celsius"}` || calls[1].Name != "get_time" || calls[1].Arguments != `{"timezone":"Europe/Paris"}` {
-		t.Errorf("calls %s", short(calls))
+		t.Errorf("calls %s", providertest.Short(calls))
 	}
 	if u := cs.final.Usage; u.InputTokens != 100 || u.InputTokensDetails.CachedTokens != 64 || u.Cost == nil || *u.Cost != cost {
-		t.Errorf("usage %s", short(u))
+		t.Errorf("usage %s", providertest.Short(u))
 	}
 }
 
@@ -152,7 +153,7 @@ func TestResponsesStreamAllKinds(t *testing.T) {
 		out[1].Content[0].Text != "Hello world" || out[1].Content[1].Refusal != "But no." || out[1].ID != "msg_chatcmpl-s_1" ||
 		out[2].Arguments != `{"x":1}` || out[2].CallID != "call_a" || out[2].ID != "fc_chatcmpl-s_2" ||
 		out[3].Arguments != `{}` || out[3].Name != "g" || out[3].ID != "fc_chatcmpl-s_3" {
-		t.Errorf("output %s", short(out))
+		t.Errorf("output %s", providertest.Short(out))
 	}
 }
 
@@ -161,7 +162,7 @@ func TestResponsesStreamIncomplete(t *testing.T) {
 	r := cs.final
 	if cs.terminal != "response.incomplete" || r.Status != "incomplete" || r.IncompleteDetails.Reason != "max_output_tokens" ||
 		r.Output[0].Status != "incomplete" || r.Output[0].Content[0].Text != "Once upon a" {
-		t.Errorf("final %s %s", cs.terminal, short(r))
+		t.Errorf("final %s %s", cs.terminal, providertest.Short(r))
 	}
 }
 
@@ -173,7 +174,7 @@ func TestResponsesStreamError(t *testing.T) {
 	r := cs.final
 	if r.Error == nil || r.Error.Code != "server_error" || r.Error.Message != "Upstream provider acme failed." ||
 		len(r.Output) != 1 || r.Output[0].Status != "incomplete" || r.Output[0].Content[0].Text != "Hel" {
-		t.Errorf("failed response %s", short(r))
+		t.Errorf("failed response %s", providertest.Short(r))
 	}
 	// Before any chunk, the stream is still well formed.
 	cs = encode(t, nil, nil, true)
@@ -205,7 +206,7 @@ func TestResponsesStreamEmpty(t *testing.T) {
 	} {
 		cs := encode(t, chunks, nil, false)
 		if len(cs.final.Output) != 1 || cs.final.Output[0].Type != "message" || cs.final.Output[0].Content[0].Text != "" || cs.terminal != "response.completed" {
-			t.Errorf("%s: %v %s", name, cs.types, short(cs.final))
+			t.Errorf("%s: %v %s", name, cs.types, providertest.Short(cs.final))
 		}
 	}
 	// Finish twice writes once.
@@ -231,7 +232,7 @@ func TestResponsesStreamToolCallsWithoutIndex(t *testing.T) {
 	cs := encode(t, chunks, nil, false)
 	out := cs.final.Output
 	if len(out) != 2 || out[0].Arguments != `{"a":1}` || out[1].Name != "g" || !strings.HasPrefix(out[1].CallID, "call_") {
-		t.Errorf("output %s", short(out))
+		t.Errorf("output %s", providertest.Short(out))
 	}
 }
 
@@ -271,7 +272,7 @@ func TestResponsesStreamEcho(t *testing.T) {
 	}
 	if r := cs.final; r.Instructions == nil || *r.Instructions != "I" || r.Temperature != 0.3 || string(r.Metadata) != `{"a":"b"}` ||
 		!strings.Contains(string(r.Tools), `"name":"f"`) || e.ID() != r.ID {
-		t.Errorf("final %s", short(r))
+		t.Errorf("final %s", providertest.Short(r))
 	}
 }
 

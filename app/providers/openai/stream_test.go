@@ -15,12 +15,13 @@ import (
 	"time"
 
 	"github.com/llmgw/gateway/app/providers"
+	"github.com/llmgw/gateway/app/providers/providertest"
 	"github.com/llmgw/gateway/app/schema"
 )
 
 func startStream(t *testing.T, u *upstream) providers.ChatStream {
 	t.Helper()
-	s, err := New(u.Client()).ChatStream(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	s, err := New(u.Client()).ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,15 +36,15 @@ func withKeepAlives(s string) string {
 }
 
 func TestStream(t *testing.T) {
-	content := fixture(t, "stream_content.sse")
-	tools := fixture(t, "stream_tool_calls.sse")
+	content := providertest.Fixture(t, "stream_content.sse")
+	tools := providertest.Fixture(t, "stream_tool_calls.sse")
 	wantTools := []schema.ToolCall{
 		{ID: "call_Q7rV2kHc9mXbN4tLpZ1wYs8e", Type: "function", Function: schema.ToolCallFunction{Name: "get_weather", Arguments: `{"city":"Paris","unit":"celsius"}`}},
 		{ID: "call_J3nT8fRw0qLx5vBkM2cHd6yA", Type: "function", Function: schema.ToolCallFunction{Name: "get_time", Arguments: `{"timezone":"Europe/Paris"}`}},
 	}
 	variants := map[string]func(string) string{
 		"as sent":     func(s string) string { return s },
-		"CRLF":        crlf,
+		"CRLF":        providertest.CRLF,
 		"keep-alives": withKeepAlives,
 		"no space":    func(s string) string { return strings.ReplaceAll(s, "data: ", "data:") },
 		"event field": func(s string) string { return strings.ReplaceAll(s, "data: ", "event: message\ndata: ") },
@@ -52,8 +53,8 @@ func TestStream(t *testing.T) {
 		for _, size := range []int{1 << 20, 7, 1} {
 			name := fmt.Sprintf("%s/%d", vname, size)
 
-			u := newUpstream(t, sseHandler(variant(content), size))
-			chunks, err := readStream(startStream(t, u))
+			u := newUpstream(t, providertest.SSEHandler(variant(content), size))
+			chunks, err := providertest.ReadStream(startStream(t, u))
 			if err != io.EOF {
 				t.Fatalf("%s: content stream err = %v", name, err)
 			}
@@ -66,8 +67,8 @@ func TestStream(t *testing.T) {
 				t.Errorf("%s: usage chunk choices = %#v, want []", name, last.Choices)
 			}
 
-			u = newUpstream(t, sseHandler(variant(tools), size))
-			chunks, err = readStream(startStream(t, u))
+			u = newUpstream(t, providertest.SSEHandler(variant(tools), size))
+			chunks, err = providertest.ReadStream(startStream(t, u))
 			if err != io.EOF {
 				t.Fatalf("%s: tool stream err = %v", name, err)
 			}
@@ -85,8 +86,8 @@ func TestStreamLongLine(t *testing.T) {
 	body := `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"` + long + `"},"finish_reason":null}]}` + "\n\n" +
 		`data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n" +
 		"data: [DONE]\n\n"
-	u := newUpstream(t, sseHandler(body, 32<<10))
-	chunks, err := readStream(startStream(t, u))
+	u := newUpstream(t, providertest.SSEHandler(body, 32<<10))
+	chunks, err := providertest.ReadStream(startStream(t, u))
 	if err != io.EOF || len(chunks) != 2 || *chunks[0].Choices[0].Delta.Content != long {
 		t.Fatalf("chunks=%d err=%v", len(chunks), err)
 	}
@@ -118,19 +119,19 @@ func TestStreamEnd(t *testing.T) {
 		handler http.HandlerFunc
 		wantErr bool
 	}{
-		{"finished, body ends without [DONE]", sseHandler(finishBody, 1<<20), false},
+		{"finished, body ends without [DONE]", providertest.SSEHandler(finishBody, 1<<20), false},
 		{"finished, connection dropped", hijacked(finishBody), false},
-		{"finished, last line cut", sseHandler(finishBody+"data: [DO", 1<<20), false},
-		{"unfinished, body ends", sseHandler(partialBody, 1<<20), true},
+		{"finished, last line cut", providertest.SSEHandler(finishBody+"data: [DO", 1<<20), false},
+		{"unfinished, body ends", providertest.SSEHandler(partialBody, 1<<20), true},
 		{"unfinished, connection dropped", hijacked(partialBody), true},
 		{"unfinished, chunk cut mid-line", hijacked(partialBody + `data: {"id":"c","obj`), true},
-		{"empty body", sseHandler("", 1), true},
-		{"only keep-alives", sseHandler(": ping\n\n: ping\n\n", 1), true},
+		{"empty body", providertest.SSEHandler("", 1), true},
+		{"only keep-alives", providertest.SSEHandler(": ping\n\n: ping\n\n", 1), true},
 	}
 	for _, tc := range tests {
 		u := newUpstream(t, tc.handler)
 		s := startStream(t, u)
-		_, err := readStream(s)
+		_, err := providertest.ReadStream(s)
 		if !tc.wantErr {
 			if err != io.EOF {
 				t.Errorf("%s: err = %v, want EOF", tc.name, err)
@@ -154,7 +155,7 @@ func TestStreamEnd(t *testing.T) {
 func TestStreamReset(t *testing.T) {
 	proceed := make(chan struct{})
 	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		sseHandler(partialBody, 1<<20)(w, r)
+		providertest.SSEHandler(partialBody, 1<<20)(w, r)
 		<-proceed
 		conn, _, _ := w.(http.Hijacker).Hijack()
 		conn.(*net.TCPConn).SetLinger(0) // close with RST
@@ -186,9 +187,9 @@ func TestStreamErrorPayloads(t *testing.T) {
 		{"vLLM object error", `data: {"object":"error","message":"bad things","type":"BadRequestError","param":null,"code":400}`, 400, "bad things", "", "BadRequestError"},
 	}
 	for _, tc := range tests {
-		u := newUpstream(t, sseHandler(partialBody+tc.event+"\n\n", 1<<20))
+		u := newUpstream(t, providertest.SSEHandler(partialBody+tc.event+"\n\n", 1<<20))
 		s := startStream(t, u)
-		chunks, err := readStream(s)
+		chunks, err := providertest.ReadStream(s)
 		if len(chunks) != 1 {
 			t.Errorf("%s: %d chunks before the error", tc.name, len(chunks))
 		}
@@ -201,16 +202,16 @@ func TestStreamErrorPayloads(t *testing.T) {
 
 func TestStreamBadChunk(t *testing.T) {
 	for _, ev := range []string{`data: {"id":"c",`, `data: <html>`, `data: [1,2]`, `data: {"choices":"x"}`, `data: null`, `data: "text"`} {
-		u := newUpstream(t, sseHandler(partialBody+ev+"\n\n", 1<<20))
-		_, err := readStream(startStream(t, u))
+		u := newUpstream(t, providertest.SSEHandler(partialBody+ev+"\n\n", 1<<20))
+		_, err := providertest.ReadStream(startStream(t, u))
 		asError(t, err, providers.KindBadResponse)
 	}
 }
 
 // TestStreamUnknownEvents: named events other than message/error are not chunks.
 func TestStreamUnknownEvents(t *testing.T) {
-	u := newUpstream(t, sseHandler("event: ping\ndata: {}\n\n"+finishBody+"data: [DONE]\n\n", 1<<20))
-	chunks, err := readStream(startStream(t, u))
+	u := newUpstream(t, providertest.SSEHandler("event: ping\ndata: {}\n\n"+finishBody+"data: [DONE]\n\n", 1<<20))
+	chunks, err := providertest.ReadStream(startStream(t, u))
 	if err != io.EOF || len(chunks) != 2 {
 		t.Fatalf("chunks=%d err=%v", len(chunks), err)
 	}
@@ -218,13 +219,13 @@ func TestStreamUnknownEvents(t *testing.T) {
 
 // TestStreamJSONAnswer: an upstream answering a stream request with JSON.
 func TestStreamJSONAnswer(t *testing.T) {
-	u := newUpstream(t, respond(200, "application/json; charset=utf-8", `{"error":{"message":"quota exceeded","type":"insufficient_quota","code":"insufficient_quota"}}`))
-	_, err := New(u.Client()).ChatStream(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u := newUpstream(t, providertest.Respond(200, "application/json; charset=utf-8", `{"error":{"message":"quota exceeded","type":"insufficient_quota","code":"insufficient_quota"}}`))
+	_, err := New(u.Client()).ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	if pe := asError(t, err, providers.KindStatus); pe.Status != 502 || pe.Code != "insufficient_quota" {
 		t.Errorf("error = %+v", pe)
 	}
-	u = newUpstream(t, respond(200, "application/json", fixture(t, "chat_tool_calls.json")))
-	_, err = New(u.Client()).ChatStream(context.Background(), u.target(), chatRequest(t, simpleRequest))
+	u = newUpstream(t, providertest.Respond(200, "application/json", providertest.Fixture(t, "chat_tool_calls.json")))
+	_, err = New(u.Client()).ChatStream(context.Background(), u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 	asError(t, err, providers.KindBadResponse)
 }
 
@@ -232,9 +233,9 @@ func TestStreamJSONAnswer(t *testing.T) {
 // Close does not wait for a server that holds the response open after [DONE].
 func TestStreamConnectionReuse(t *testing.T) {
 	var conns atomic.Int32
-	body := fixture(t, "stream_content.sse")
+	body := providertest.Fixture(t, "stream_content.sse")
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sseHandler(body, 1<<20)(w, r)
+		providertest.SSEHandler(body, 1<<20)(w, r)
 		// The end of the chunked body arrives after [DONE], in its own packet.
 		time.Sleep(20 * time.Millisecond)
 	}))
@@ -245,10 +246,10 @@ func TestStreamConnectionReuse(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	u := &upstream{Server: srv}
+	u := &upstream{&providertest.Upstream{Server: srv}}
 	for i := 0; i < 3; i++ {
 		s := startStream(t, u)
-		if _, err := readStream(s); err != io.EOF {
+		if _, err := providertest.ReadStream(s); err != io.EOF {
 			t.Fatal(i, err)
 		}
 		s.Close()
@@ -260,14 +261,14 @@ func TestStreamConnectionReuse(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	held := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		sseHandler(body, 1<<20)(w, r)
+		providertest.SSEHandler(body, 1<<20)(w, r)
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 	})
 	s := startStream(t, held)
-	if _, err := readStream(s); err != io.EOF {
+	if _, err := providertest.ReadStream(s); err != io.EOF {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -280,13 +281,13 @@ func TestStreamConnectionReuse(t *testing.T) {
 // A stream whose server stalls: the context deadline or cancellation ends Recv.
 func TestStreamContext(t *testing.T) {
 	stall := func(w http.ResponseWriter, r *http.Request) {
-		sseHandler(partialBody, 1<<20)(w, r)
+		providertest.SSEHandler(partialBody, 1<<20)(w, r)
 		<-r.Context().Done()
 	}
 	for _, cancelIt := range []bool{false, true} {
 		u := newUpstream(t, stall)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		s, err := New(u.Client()).ChatStream(ctx, u.target(), chatRequest(t, simpleRequest))
+		s, err := New(u.Client()).ChatStream(ctx, u.target(), providertest.ChatRequest(t, providertest.SimpleRequest))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -308,7 +309,7 @@ func TestStreamContext(t *testing.T) {
 // TestStreamCloseUnblocksRecv: Close from another goroutine ends a blocked Recv.
 func TestStreamCloseUnblocksRecv(t *testing.T) {
 	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		sseHandler(partialBody, 1<<20)(w, r)
+		providertest.SSEHandler(partialBody, 1<<20)(w, r)
 		<-r.Context().Done()
 	})
 	s := startStream(t, u)
@@ -321,7 +322,7 @@ func TestStreamCloseUnblocksRecv(t *testing.T) {
 }
 
 func TestStreamRecvAfterClose(t *testing.T) {
-	u := newUpstream(t, sseHandler(fixture(t, "stream_content.sse"), 1<<20))
+	u := newUpstream(t, providertest.SSEHandler(providertest.Fixture(t, "stream_content.sse"), 1<<20))
 	s := startStream(t, u)
 	if _, err := s.Recv(); err != nil {
 		t.Fatal(err)
