@@ -174,13 +174,15 @@ func TestTwoInstancesShareLimitsAndRevocations(t *testing.T) {
 	if st, _ := a.do(t, "POST", "/v1/chat/completions", creds["apiKey"], cached); st != 200 {
 		t.Fatalf("first cached request: %d", st)
 	}
-	calls := len(fake.Requests())
-	hit := false
-	for deadline := time.Now().Add(2 * time.Second); !hit && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		hit = b.cacheStatus(t, creds["apiKey"], cached) == "HIT" // the store is written asynchronously
+	// A writes the entry to Redis in the background: once A itself answers
+	// HIT, the entry is in Redis, and B must find it there.
+	stored := false
+	for deadline := time.Now().Add(3 * time.Second); !stored && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		stored = a.cacheStatus(t, creds["apiKey"], cached) == "HIT"
 	}
-	if !hit || len(fake.Requests()) != calls {
-		t.Fatalf("B did not answer from A's cache entry (hit %v, upstream calls %d -> %d)", hit, calls, len(fake.Requests()))
+	calls := len(fake.Requests())
+	if st := b.cacheStatus(t, creds["apiKey"], cached); !stored || st != "HIT" || len(fake.Requests()) != calls {
+		t.Fatalf("B did not answer from A's cache entry (A stored %v, B %q, upstream calls %d -> %d)", stored, st, calls, len(fake.Requests()))
 	}
 
 	// Revocation: deactivate on A, refused on B right away (over pub/sub).
