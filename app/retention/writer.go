@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm/clause"
 
+	"github.com/llmgw/gateway/app/batchq"
 	"github.com/llmgw/gateway/app/secretbox"
 	"github.com/llmgw/gateway/app/store"
 	"github.com/llmgw/gateway/models"
@@ -30,7 +29,8 @@ type Capture struct {
 	Response       []byte    // response body as the client received it (a stream: its SSE text)
 	Tokens         int       // usage.total_tokens, as priced by StorageCost
 
-	requestBytes, responseBytes int // original sizes (set by Writer.Capture)
+	requestBytes, responseBytes int                    // original sizes (set by Writer.Capture)
+	sealed                      *models.RequestPayload // set by the writer goroutine once sealed
 }
 
 // Options tunes a Writer; zero values select the defaults.
@@ -64,10 +64,6 @@ const (
 	defaultBatchSize       = 50
 	defaultFlushInterval   = 500 * time.Millisecond
 	maxBatchBytes          = 16 << 20
-	writeTimeout           = 30 * time.Second
-	minBackoff             = 100 * time.Millisecond
-	maxBackoff             = 10 * time.Second
-	dropReportEvery        = 10 * time.Second
 )
 
 // Errors returned by Flush and Close.
@@ -86,31 +82,9 @@ type Writer struct {
 	box  *secretbox.Box
 	opts Options
 	log  *slog.Logger
+	q    *batchq.Queue[*Capture]
 
-	// mu orders Capture's send against Close (as in app/usage).
-	mu     sync.RWMutex
-	closed bool
-	q      chan item
-
-	queuedBytes atomic.Int64
-	written     atomic.Int64
-	dropped     atomic.Int64
-	pending     atomic.Int64
-
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-	closeErr  error
-
-	// ctx is cancelled when Close's deadline expires, ending retries.
-	ctx    context.Context
-	cancel context.CancelFunc
-}
-
-type item struct {
-	c     *Capture
-	size  int64
-	flush chan error
+	closeLog sync.Once
 }
 
 // NewWriter starts a Writer. Call Close on shutdown, after the HTTP server
@@ -135,10 +109,44 @@ func NewWriter(db *store.DB, box *secretbox.Box, opts Options) *Writer {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &Writer{db: db, box: box, opts: opts, log: opts.Logger.With("component", "retention.writer"),
-		q: make(chan item, opts.QueueSize), stop: make(chan struct{}), done: make(chan struct{}), ctx: ctx, cancel: cancel}
-	go w.run()
+	w := &Writer{db: db, box: box, opts: opts, log: opts.Logger.With("component", "retention.writer")}
+	// Writes time out and back off as batchq's defaults say: 30s, and
+	// 100ms doubling to 10s.
+	w.q = batchq.New(batchq.Options[*Capture]{
+		QueueSize:     opts.QueueSize,
+		BatchSize:     opts.BatchSize,
+		FlushInterval: opts.FlushInterval,
+		Write:         w.write,
+		Rejected:      func(err error) bool { return errors.Is(err, errSeal) || store.IsDataError(err) },
+		ErrClosed:     ErrClosed,
+		ErrDropped:    ErrDropped,
+		Size:          func(c *Capture) int64 { return int64(len(c.Request) + len(c.Response)) },
+		MaxQueueBytes: opts.MaxQueueBytes,
+		MaxBatchBytes: maxBatchBytes,
+		// As before the shared queue: Flush reports what the database
+		// dropped since the previous Flush, and a row failing in any way
+		// while a rejected batch is written row by row is dropped.
+		Flush:            batchq.FlushSinceLast,
+		DropOnSplitError: true,
+		OnRetry: func(err error, attempt int, wait time.Duration) {
+			w.log.Error("retention: writing payloads failed, will retry", "err", err, "attempt", attempt, "retry_in", wait)
+		},
+		OnSplit: func(err error, rows int) {
+			if !errors.Is(err, errSeal) {
+				w.log.Error("retention: database rejected a batch, writing its rows one by one", "err", err, "rows", rows)
+			}
+		},
+		OnReject: func(c *Capture, err error) {
+			if errors.Is(err, errSeal) {
+				w.log.Error("retention: cannot seal a payload", "err", err)
+				return
+			}
+			w.log.Error("retention: dropping a payload the database rejects", "log_id", c.LogID, "err", err)
+		},
+		OnDrops: func(since, total int64, _ error) {
+			w.log.Warn("retention: payloads dropped", "since_last_report", since, "total", total)
+		},
+	})
 	return w
 }
 
@@ -157,28 +165,7 @@ func (w *Writer) Capture(c Capture) bool {
 	if cp.CreatedAt.IsZero() {
 		cp.CreatedAt = time.Now()
 	}
-	it := item{c: &cp, size: int64(len(cp.Request) + len(cp.Response))}
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.closed {
-		w.dropped.Add(1)
-		return false
-	}
-	if w.queuedBytes.Add(it.size) > w.opts.MaxQueueBytes {
-		w.queuedBytes.Add(-it.size)
-		w.dropped.Add(1)
-		return false
-	}
-	w.pending.Add(1)
-	select {
-	case w.q <- it:
-		return true
-	default:
-		w.queuedBytes.Add(-it.size)
-		w.pending.Add(-1)
-		w.dropped.Add(1)
-		return false
-	}
+	return w.q.Enqueue(&cp)
 }
 
 // keep copies a payload, or drops one too large to store (its size is kept).
@@ -190,191 +177,47 @@ func (w *Writer) keep(b []byte) ([]byte, int) {
 }
 
 // Written, Dropped and Pending count captures stored, lost and in flight.
-func (w *Writer) Written() int64 { return w.written.Load() }
-func (w *Writer) Dropped() int64 { return w.dropped.Load() }
-func (w *Writer) Pending() int64 { return w.pending.Load() }
+func (w *Writer) Written() int64 { return w.q.Written() }
+func (w *Writer) Dropped() int64 { return w.q.Dropped() }
+func (w *Writer) Pending() int64 { return w.q.Pending() }
 
 // Flush waits until every capture queued before the call is written or
 // dropped (ErrDropped if some were dropped by the database).
 func (w *Writer) Flush(ctx context.Context) error {
-	w.mu.RLock()
-	closed := w.closed
-	w.mu.RUnlock()
-	if closed {
-		return ErrClosed
-	}
-	ch := make(chan error, 1)
-	select {
-	case w.q <- item{flush: ch}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-w.done:
-		return ErrClosed
-	}
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-w.done:
-		return ErrClosed
-	}
+	return w.q.Flush(ctx)
 }
 
 // Close stops accepting captures and writes what is queued. If ctx expires
 // first, the rest is dropped, counted and reported. Idempotent.
 func (w *Writer) Close(ctx context.Context) error {
-	w.closeOnce.Do(func() {
-		w.mu.Lock()
-		w.closed = true
-		w.mu.Unlock()
-		close(w.stop)
-	})
-	select {
-	case <-w.done:
-	case <-ctx.Done():
-		w.cancel()
-		<-w.done
+	n := w.q.Close(ctx).Dropped
+	if n == 0 {
+		return nil
 	}
-	w.cancel()
-	return w.closeErr
+	w.closeLog.Do(func() { w.log.Error("retention: payloads dropped at shutdown", "count", n) })
+	return fmt.Errorf("retention: %d payloads dropped at shutdown: %w", n, ErrDropped)
 }
 
-// run is the writer goroutine.
-func (w *Writer) run() {
-	defer close(w.done)
-	var batch []item
-	var batchBytes int64
-	lostSinceFlush := false
-	ticker := time.NewTicker(w.opts.FlushInterval)
-	defer ticker.Stop()
-	var lastDrops int64
-	reportAt := time.Now()
+// errSeal marks a capture that cannot be sealed (crypto/rand failing):
+// retrying is pointless, so the queue treats it as a rejected row.
+var errSeal = errors.New("retention: cannot seal a payload")
 
-	writeBatch := func() {
-		if len(batch) > 0 {
-			if w.write(batch) {
-				lostSinceFlush = true
+// write seals and inserts a batch. It is idempotent: a retry after a commit
+// whose reply was lost skips the rows already there, and a capture is
+// sealed once, not on every retry.
+func (w *Writer) write(ctx context.Context, batch []*Capture) error {
+	rows := make([]models.RequestPayload, len(batch))
+	for i, c := range batch {
+		if c.sealed == nil {
+			row, err := w.seal(c)
+			if err != nil {
+				return fmt.Errorf("%w: %w", errSeal, err)
 			}
-			for _, it := range batch {
-				w.queuedBytes.Add(-it.size)
-			}
-			clear(batch)
-			batch, batchBytes = batch[:0], 0
+			c.sealed = &row
+			c.Request, c.Response = nil, nil // sealed: the plaintext is no longer needed
 		}
+		rows[i] = *c.sealed
 	}
-	add := func(it item) {
-		if it.flush != nil {
-			writeBatch()
-			if lostSinceFlush {
-				it.flush <- ErrDropped
-			} else {
-				it.flush <- nil
-			}
-			lostSinceFlush = false
-			return
-		}
-		batch = append(batch, it)
-		batchBytes += it.size
-		if len(batch) >= w.opts.BatchSize || batchBytes >= maxBatchBytes {
-			writeBatch()
-		}
-	}
-	for {
-		select {
-		case it := <-w.q:
-			add(it)
-		case <-ticker.C:
-			writeBatch()
-			if d := w.dropped.Load(); d != lastDrops && time.Now().After(reportAt) {
-				w.log.Warn("retention: payloads dropped", "since_last_report", d-lastDrops, "total", d)
-				lastDrops, reportAt = d, time.Now().Add(dropReportEvery)
-			}
-		case <-w.stop:
-			// closed is set: nothing new can enter q, so this drain is final.
-			before := w.dropped.Load()
-			for drained := false; !drained; {
-				select {
-				case it := <-w.q:
-					add(it)
-				default:
-					drained = true
-				}
-			}
-			writeBatch()
-			if n := w.dropped.Load() - before; n > 0 {
-				w.closeErr = fmt.Errorf("retention: %d payloads dropped at shutdown: %w", n, ErrDropped)
-				w.log.Error("retention: payloads dropped at shutdown", "count", n)
-			}
-			return
-		}
-	}
-}
-
-// write stores a batch, retrying transient failures with backoff until it
-// succeeds or Close gives up; rows the database rejects are dropped one by
-// one. It reports whether any row was lost.
-func (w *Writer) write(batch []item) (lost bool) {
-	rows := make([]models.RequestPayload, 0, len(batch))
-	for _, it := range batch {
-		row, err := w.seal(it.c)
-		if err != nil { // crypto/rand failing: nothing sensible to retry
-			w.log.Error("retention: cannot seal a payload", "err", err)
-			w.done1(1, true)
-			lost = true
-			continue
-		}
-		rows = append(rows, row)
-	}
-	for attempt := 1; len(rows) > 0; attempt++ {
-		err := w.insert(rows)
-		if err == nil {
-			w.done1(len(rows), false)
-			return lost
-		}
-		if store.IsDataError(err) {
-			w.log.Error("retention: database rejected a batch, writing its rows one by one", "err", err, "rows", len(rows))
-			for i := range rows {
-				if err := w.insert(rows[i : i+1]); err == nil {
-					w.done1(1, false)
-				} else {
-					w.log.Error("retention: dropping a payload the database rejects", "log_id", rows[i].LogID, "err", err)
-					w.done1(1, true)
-					lost = true
-				}
-			}
-			return lost
-		}
-		if w.ctx.Err() != nil { // Close gave up
-			w.done1(len(rows), true)
-			return true
-		}
-		d := min(minBackoff<<min(attempt-1, 16), maxBackoff)
-		d = d/2 + rand.N(d/2+1)
-		w.log.Error("retention: writing payloads failed, will retry", "err", err, "attempt", attempt, "retry_in", d)
-		select {
-		case <-time.After(d):
-		case <-w.ctx.Done():
-		}
-	}
-	return lost
-}
-
-// done1 settles n captures as written or dropped.
-func (w *Writer) done1(n int, dropped bool) {
-	w.pending.Add(-int64(n))
-	if dropped {
-		w.dropped.Add(int64(n))
-	} else {
-		w.written.Add(int64(n))
-	}
-}
-
-// insert is idempotent: a retry after a commit whose reply was lost skips
-// the rows already there.
-func (w *Writer) insert(rows []models.RequestPayload) error {
-	ctx, cancel := context.WithTimeout(w.ctx, writeTimeout)
-	defer cancel()
 	return w.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
 }
 

@@ -27,12 +27,12 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"gorm.io/gorm/clause"
 
+	"github.com/llmgw/gateway/app/batchq"
 	"github.com/llmgw/gateway/app/guardrails"
 	"github.com/llmgw/gateway/app/store"
 	"github.com/llmgw/gateway/models"
@@ -88,10 +88,6 @@ const (
 	defaultQueueSize     = 10000
 	defaultBatchSize     = 200
 	defaultFlushInterval = 500 * time.Millisecond
-	writeTimeout         = 30 * time.Second
-	minBackoff           = 100 * time.Millisecond
-	maxBackoff           = 10 * time.Second
-	dropReportEvery      = 10 * time.Second
 
 	// Field bounds: the engine already clips matches and rule names; these
 	// only keep a hostile request id or model name from bloating a row.
@@ -112,30 +108,9 @@ type Writer struct {
 	db   *store.DB
 	opts Options
 	log  *slog.Logger
+	q    *batchq.Queue[models.SecurityEvent]
 
-	// mu orders Record's send against Close (as in app/usage): once closed
-	// is set under the write lock, nothing can enter q any more.
-	mu     sync.RWMutex
-	closed bool
-	q      chan item
-
-	written atomic.Int64
-	dropped atomic.Int64
-	pending atomic.Int64
-
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-	closeErr  error
-
-	// ctx is cancelled when Close's deadline expires, ending retries.
-	ctx    context.Context
-	cancel context.CancelFunc
-}
-
-type item struct {
-	ev    *models.SecurityEvent
-	flush chan error
+	closeLog sync.Once
 }
 
 // New starts a Writer on db (migrated). Call Close on shutdown.
@@ -152,10 +127,33 @@ func New(db *store.DB, opts Options) *Writer {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &Writer{db: db, opts: opts, log: opts.Logger.With("component", "secevents.writer"),
-		q: make(chan item, opts.QueueSize), stop: make(chan struct{}), done: make(chan struct{}), ctx: ctx, cancel: cancel}
-	go w.run()
+	w := &Writer{db: db, opts: opts, log: opts.Logger.With("component", "secevents.writer")}
+	// Writes time out and back off as batchq's defaults say: 30s, and
+	// 100ms doubling to 10s.
+	w.q = batchq.New(batchq.Options[models.SecurityEvent]{
+		QueueSize:     opts.QueueSize,
+		BatchSize:     opts.BatchSize,
+		FlushInterval: opts.FlushInterval,
+		Write:         w.insert,
+		Rejected:      store.IsDataError,
+		ErrClosed:     ErrClosed,
+		ErrDropped:    ErrDropped,
+		// Flush reports every loss, Record's included (see Flush).
+		Flush:            batchq.FlushAnyDrop,
+		DropOnSplitError: true,
+		OnRetry: func(err error, attempt int, wait time.Duration) {
+			w.log.Error("secevents: writing security events failed, will retry", "err", err, "attempt", attempt, "retry_in", wait)
+		},
+		OnSplit: func(err error, rows int) {
+			w.log.Error("secevents: database rejected a batch, writing its rows one by one", "err", err, "rows", rows)
+		},
+		OnReject: func(ev models.SecurityEvent, err error) {
+			w.log.Error("secevents: dropping a security event the database rejects", "event_id", ev.ID, "err", err)
+		},
+		OnDrops: func(since, total int64, _ error) {
+			w.log.Warn("secevents: security events dropped", "since_last_report", since, "total", total)
+		},
+	})
 	return w
 }
 
@@ -181,22 +179,7 @@ func (w *Writer) Record(ev models.SecurityEvent) bool {
 	ev.RequestID, ev.Category, ev.Entity = clean(ev.RequestID, maxIDLen), clean(ev.Category, maxIDLen), clean(ev.Entity, maxTextLen)
 	ev.Action, ev.Rule, ev.Match = clean(ev.Action, maxIDLen), clean(ev.Rule, maxTextLen), clean(ev.Match, maxMatchLen)
 	ev.Model, ev.Endpoint = clean(ev.Model, maxTextLen), clean(ev.Endpoint, maxIDLen)
-
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.closed {
-		w.dropped.Add(1)
-		return false
-	}
-	w.pending.Add(1)
-	select {
-	case w.q <- item{ev: &ev}:
-		return true
-	default:
-		w.pending.Add(-1)
-		w.dropped.Add(1)
-		return false
-	}
+	return w.q.Enqueue(ev)
 }
 
 // RecordViolations records one event per violation (see FromViolation) and
@@ -219,37 +202,16 @@ func (w *Writer) RecordViolations(base models.SecurityEvent, vs []guardrails.Vio
 }
 
 // Written, Dropped and Pending count events stored, lost and in flight.
-func (w *Writer) Written() int64 { return w.written.Load() }
-func (w *Writer) Dropped() int64 { return w.dropped.Load() }
-func (w *Writer) Pending() int64 { return w.pending.Load() }
+func (w *Writer) Written() int64 { return w.q.Written() }
+func (w *Writer) Dropped() int64 { return w.q.Dropped() }
+func (w *Writer) Pending() int64 { return w.q.Pending() }
 
 // Flush waits until every event queued before the call is written or
 // dropped: ErrDropped if any event was dropped since the previous Flush (or
 // since New), ctx's
 // error if it expires first, ErrClosed after Close.
 func (w *Writer) Flush(ctx context.Context) error {
-	w.mu.RLock()
-	closed := w.closed
-	w.mu.RUnlock()
-	if closed {
-		return ErrClosed
-	}
-	ch := make(chan error, 1)
-	select {
-	case w.q <- item{flush: ch}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-w.done:
-		return ErrClosed
-	}
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-w.done:
-		return ErrClosed
-	}
+	return w.q.Flush(ctx)
 }
 
 // Close stops accepting events and writes what is queued. If ctx expires
@@ -259,139 +221,17 @@ func (w *Writer) Close(ctx context.Context) error {
 	if w == nil {
 		return nil
 	}
-	w.closeOnce.Do(func() {
-		w.mu.Lock()
-		w.closed = true
-		w.mu.Unlock()
-		close(w.stop)
-	})
-	select {
-	case <-w.done:
-	case <-ctx.Done():
-		w.cancel()
-		<-w.done
+	n := w.q.Close(ctx).Dropped
+	if n == 0 {
+		return nil
 	}
-	w.cancel()
-	return w.closeErr
+	w.closeLog.Do(func() { w.log.Error("secevents: security events dropped at shutdown", "count", n) })
+	return fmt.Errorf("secevents: %d security events dropped at shutdown: %w", n, ErrDropped)
 }
 
-// run is the writer goroutine.
-func (w *Writer) run() {
-	defer close(w.done)
-	batch := make([]models.SecurityEvent, 0, w.opts.BatchSize)
-	var flushDrops int64 // Dropped() at the previous Flush
-	ticker := time.NewTicker(w.opts.FlushInterval)
-	defer ticker.Stop()
-	var lastDrops int64
-	reportAt := time.Now()
-
-	writeBatch := func() {
-		if len(batch) > 0 {
-			w.write(batch)
-			clear(batch)
-			batch = batch[:0]
-		}
-	}
-	add := func(it item) {
-		if it.flush != nil {
-			writeBatch()
-			// Every loss (queue full at Record, rejected by the database,
-			// abandoned) is in Dropped.
-			if d := w.dropped.Load(); d != flushDrops {
-				flushDrops = d
-				it.flush <- ErrDropped
-			} else {
-				it.flush <- nil
-			}
-			return
-		}
-		batch = append(batch, *it.ev)
-		if len(batch) >= w.opts.BatchSize {
-			writeBatch()
-		}
-	}
-	for {
-		select {
-		case it := <-w.q:
-			add(it)
-		case <-ticker.C:
-			writeBatch()
-			if d := w.dropped.Load(); d != lastDrops && time.Now().After(reportAt) {
-				w.log.Warn("secevents: security events dropped", "since_last_report", d-lastDrops, "total", d)
-				lastDrops, reportAt = d, time.Now().Add(dropReportEvery)
-			}
-		case <-w.stop:
-			// closed is set: nothing new can enter q, so this drain is final.
-			before := w.dropped.Load()
-			for drained := false; !drained; {
-				select {
-				case it := <-w.q:
-					add(it)
-				default:
-					drained = true
-				}
-			}
-			writeBatch()
-			if n := w.dropped.Load() - before; n > 0 {
-				w.closeErr = fmt.Errorf("secevents: %d security events dropped at shutdown: %w", n, ErrDropped)
-				w.log.Error("secevents: security events dropped at shutdown", "count", n)
-			}
-			return
-		}
-	}
-}
-
-// write stores a batch, retrying transient failures with backoff until it
-// succeeds or Close gives up; rows the database rejects are dropped one by
-// one.
-func (w *Writer) write(rows []models.SecurityEvent) {
-	for attempt := 1; ; attempt++ {
-		err := w.insert(rows)
-		if err == nil {
-			w.settle(len(rows), false)
-			return
-		}
-		if store.IsDataError(err) {
-			w.log.Error("secevents: database rejected a batch, writing its rows one by one", "err", err, "rows", len(rows))
-			for i := range rows {
-				if err := w.insert(rows[i : i+1]); err == nil {
-					w.settle(1, false)
-				} else {
-					w.log.Error("secevents: dropping a security event the database rejects", "event_id", rows[i].ID, "err", err)
-					w.settle(1, true)
-				}
-			}
-			return
-		}
-		if w.ctx.Err() != nil { // Close gave up
-			w.settle(len(rows), true)
-			return
-		}
-		d := min(minBackoff<<min(attempt-1, 16), maxBackoff)
-		d = d/2 + rand.N(d/2+1)
-		w.log.Error("secevents: writing security events failed, will retry", "err", err, "attempt", attempt, "retry_in", d)
-		select {
-		case <-time.After(d):
-		case <-w.ctx.Done():
-		}
-	}
-}
-
-// settle accounts n events as written or dropped.
-func (w *Writer) settle(n int, dropped bool) {
-	w.pending.Add(-int64(n))
-	if dropped {
-		w.dropped.Add(int64(n))
-	} else {
-		w.written.Add(int64(n))
-	}
-}
-
-// insert is idempotent: a retry after a commit whose reply was lost skips
-// the rows already there.
-func (w *Writer) insert(rows []models.SecurityEvent) error {
-	ctx, cancel := context.WithTimeout(w.ctx, writeTimeout)
-	defer cancel()
+// insert writes rows in one INSERT. It is idempotent: a retry after a
+// commit whose reply was lost skips the rows already there.
+func (w *Writer) insert(ctx context.Context, rows []models.SecurityEvent) error {
 	if w.opts.insert != nil {
 		return w.opts.insert(ctx, rows)
 	}

@@ -216,7 +216,7 @@ func TestWriterRetriesAndDropsRejectedRows(t *testing.T) {
 					}
 					return errors.New("connection reset")
 				}
-				return (&Writer{db: db, ctx: ctx}).insert(rows)
+				return (&Writer{db: db}).insert(ctx, rows)
 			}})
 		defer w.Close(ctx)
 		for range 3 {

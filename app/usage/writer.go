@@ -23,11 +23,11 @@ package usage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/llmgw/gateway/app/batchq"
 	"github.com/llmgw/gateway/app/store"
 	"github.com/llmgw/gateway/models"
 )
@@ -57,14 +57,10 @@ const (
 	defaultBatchSize     = 500
 	defaultFlushInterval = 200 * time.Millisecond
 
-	// Retry backoff after a failed write: doubles from minBackoff.
-	minBackoff = 100 * time.Millisecond
-	maxBackoff = 10 * time.Second
 	// writeTimeout bounds one batch transaction, so a hung connection
-	// turns into a retry instead of a stuck writer.
+	// turns into a retry instead of a stuck writer. Failed writes back off
+	// as batchq's defaults say: 100ms doubling to 10s.
 	writeTimeout = 30 * time.Second
-	// dropReportEvery rate-limits the "rows dropped" warning.
-	dropReportEvery = 10 * time.Second
 )
 
 // Errors returned by Flush and Close.
@@ -79,34 +75,7 @@ type Writer struct {
 	opts Options
 	log  *slog.Logger
 	bw   *batchWriter
-
-	// mu orders Enqueue's send against Close: once closed is set under the
-	// write lock, no row can enter q any more, so the final drain is final.
-	mu     sync.RWMutex
-	closed bool
-	q      chan item
-
-	written atomic.Int64
-	dropped atomic.Int64
-	pending atomic.Int64
-
-	stop      chan struct{} // closed by Close: flush everything and exit
-	abort     chan struct{} // closed when Close's ctx expires: give up
-	done      chan struct{} // closed when the goroutine has exited
-	closeOnce sync.Once
-	abortOnce sync.Once
-	closeErr  error // set by the goroutine before done is closed
-
-	// ctx is cancelled on abort, interrupting an in-flight write.
-	ctx    context.Context
-	cancel context.CancelFunc
-}
-
-// item is what travels through the queue: a row, or a Flush marker that
-// is answered once every row queued before it is written or dropped.
-type item struct {
-	log   *models.RequestLog
-	flush chan error
+	q    *batchq.Queue[*models.RequestLog]
 }
 
 // New starts a Writer on db (which must be migrated). Call Close to stop it.
@@ -123,19 +92,47 @@ func New(db *store.DB, opts Options) *Writer {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{
-		opts:   opts,
-		log:    opts.Logger.With("component", "usage.writer"),
-		bw:     newBatchWriter(db, opts.failpoint),
-		q:      make(chan item, opts.QueueSize),
-		stop:   make(chan struct{}),
-		abort:  make(chan struct{}),
-		done:   make(chan struct{}),
-		ctx:    ctx,
-		cancel: cancel,
+		opts: opts,
+		log:  opts.Logger.With("component", "usage.writer"),
+		bw:   newBatchWriter(db, opts.failpoint),
 	}
-	go w.run()
+	w.q = batchq.New(batchq.Options[*models.RequestLog]{
+		QueueSize:     opts.QueueSize,
+		BatchSize:     opts.BatchSize,
+		FlushInterval: opts.FlushInterval,
+		Write:         w.bw.write,
+		WriteTimeout:  writeTimeout,
+		Rejected:      store.IsDataError,
+		ErrClosed:     ErrClosed,
+		ErrDropped:    ErrDropped,
+		// While the database fails, keep draining the queue into a second
+		// buffer of QueueSize rows and drop the oldest past it: recent usage
+		// is worth more, and memory must stay bounded.
+		MaxBuffer: opts.QueueSize,
+		Flush:     batchq.FlushAhead,
+		OnRetry: func(err error, attempt int, wait time.Duration) {
+			w.log.Error("usage: writing request logs failed, will retry",
+				"err", err, "attempt", attempt, "retry_in", wait, "pending", w.q.Pending())
+		},
+		OnRecover: func(failures int) {
+			w.log.Info("usage: database writes recovered", "failed_attempts", failures)
+		},
+		OnSplit: func(err error, rows int) {
+			w.log.Error("usage: database rejected a batch, writing its rows one by one", "err", err, "rows", rows)
+		},
+		OnReject: func(row *models.RequestLog, err error) {
+			w.log.Error("usage: dropping a request log row the database rejects",
+				"log_id", row.ID, "request_id", truncate(row.RequestID, 64), "err", err)
+		},
+		OnDrops: func(since, total int64, lastErr error) {
+			w.log.Warn("usage: request log rows dropped", "since_last_report", since,
+				"total", total, "pending", w.q.Pending(), "last_err", errString(lastErr))
+		},
+		OnAbandon: func(rows int64, lastErr error) {
+			w.log.Error("usage: dropping unwritten request logs at shutdown", "rows", rows, "last_err", lastErr)
+		},
+	})
 	return w
 }
 
@@ -158,93 +155,52 @@ func (w *Writer) Enqueue(l *models.RequestLog) bool {
 			l.CreatedAt = now.UTC()
 		}
 	}
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.closed {
-		w.dropped.Add(1)
-		return false
-	}
-	// Count before sending so Pending never goes negative when the
-	// goroutine writes the row before this line would have run.
-	w.pending.Add(1)
-	select {
-	case w.q <- item{log: l}:
-		return true
-	default:
-		w.pending.Add(-1)
-		w.dropped.Add(1)
-		return false
-	}
+	return w.q.Enqueue(l)
 }
 
 // Written is the number of rows persisted (including rows a retry found
 // already committed).
-func (w *Writer) Written() int64 { return w.written.Load() }
+func (w *Writer) Written() int64 { return w.q.Written() }
 
 // Dropped is the number of rows lost: rejected by Enqueue (queue full or
 // closed), evicted as the oldest while the database was failing, rejected
 // by the database as invalid, or abandoned when Close's deadline expired.
-func (w *Writer) Dropped() int64 { return w.dropped.Load() }
+func (w *Writer) Dropped() int64 { return w.q.Dropped() }
 
 // Pending is the number of accepted rows not yet written or dropped.
-func (w *Writer) Pending() int64 { return w.pending.Load() }
+func (w *Writer) Pending() int64 { return w.q.Pending() }
 
 // Flush waits until every row enqueued before the call is written (or
 // dropped), writing immediately instead of waiting for a full batch. It
 // returns ErrDropped if some of those rows were dropped, ctx's error if it
 // expires first (the rows stay queued), ErrClosed after Close.
 func (w *Writer) Flush(ctx context.Context) error {
-	w.mu.RLock()
-	closed := w.closed
-	w.mu.RUnlock()
-	if closed {
-		return ErrClosed
-	}
-	ch := make(chan error, 1) // buffered: the goroutine never waits on us
-	select {
-	case w.q <- item{flush: ch}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-w.done:
-		return ErrClosed
-	}
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-w.done:
-		select {
-		case err := <-ch:
-			return err
-		default:
-			return ErrClosed
-		}
-	}
+	return w.q.Flush(ctx)
 }
 
 // Close stops accepting rows, writes everything still queued and stops the
 // writer. If ctx expires first (the shutdown grace period), the remaining
 // rows are dropped, counted and reported in the error. Close is idempotent.
 func (w *Writer) Close(ctx context.Context) error {
-	w.closeOnce.Do(func() {
-		w.mu.Lock()
-		w.closed = true
-		w.mu.Unlock()
-		close(w.stop)
-	})
-	select {
-	case <-w.done:
-	case <-ctx.Done():
-		w.abortOnce.Do(func() {
-			close(w.abort)
-			w.cancel()
-		})
-		<-w.done // prompt: the in-flight write was cancelled
+	st := w.q.Close(ctx)
+	if st.Abandoned == 0 {
+		return nil
 	}
-	w.cancel()
-	if w.closeErr != nil {
-		return errors.Join(w.closeErr, ctx.Err())
+	closeErr := fmt.Errorf("usage: shutdown deadline expired with %d request log rows unwritten: %w", st.Abandoned, ErrDropped)
+	return errors.Join(closeErr, ctx.Err())
+}
+
+// truncate bounds a client-supplied value before it reaches a log line.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return nil
+	return s[:n] + "..."
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

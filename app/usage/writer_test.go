@@ -338,7 +338,7 @@ func TestDropsOldestWhileFailing(t *testing.T) {
 				}
 				// Let the goroutine move it into its buffer, as it would
 				// between requests, so the bound applies there.
-				waitFor(t, "queue drained", func() bool { return len(w.q) == 0 })
+				waitFor(t, "queue drained", func() bool { return w.q.Queued() == 0 })
 			}
 			waitFor(t, "the last row buffered", func() bool { return w.Pending()+w.Dropped() == 20 && w.Pending() <= bound })
 			if w.Dropped() != 20-bound || w.Pending() != bound {
