@@ -455,6 +455,11 @@ func TestSharedHealthBackgroundLoopAndClose(t *testing.T) {
 	defer cancel()
 	a, b := NewSharedHealth(ctx, c, prefix, nil), NewSharedHealth(ctx, c, prefix, nil)
 	defer b.Close()
+	// A fixed clock: with the real one, a minute boundary between A's
+	// records and B's read would age them into the x3 window.
+	clk := newClock()
+	a.SetClock(clk.now)
+	b.SetClock(clk.now)
 	a.Record(obs("openai", 0))
 	deadline := time.Now().Add(15 * time.Second)
 	for !b.Metrics("openai").Known {
