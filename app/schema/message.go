@@ -3,6 +3,7 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -10,9 +11,7 @@ import (
 // it decoded to (slices copied). A message still equal to snap is encoded as
 // raw, so a 100 KB prompt reaches an OpenAI-compatible upstream as the
 // client's bytes instead of being escaped again. raw is nil when re-encoding
-// is required: the message had fields the gateway does not know (strict
-// upstreams refuse them, and they were never checked) or a key twice
-// (parsers disagree on which one wins).
+// is required: the message is not plain (see plain).
 type msgSource struct {
 	raw  []byte
 	snap Message
@@ -41,62 +40,133 @@ func (r *ChatRequest) decodeMessages(b []byte) error {
 		default:
 			return &FieldError{Param: "messages", Msg: fmt.Sprintf("Invalid value for 'messages[%d]': expected an object.", i)}
 		}
-		clean, err := decodeMessage(&r.Messages[i], i, v)
-		if err != nil {
+		if err := decodeMessage(&r.Messages[i], i, v); err != nil {
 			return err
 		}
-		if clean {
+		if plain(v, messageShape) {
 			r.sources[i] = msgSource{raw: v, snap: snapshot(r.Messages[i])}
 		}
 		return nil
 	})
 }
 
-// decodeMessage decodes one message object and reports whether it may be
-// passed through as sent (only known keys, none twice).
-func decodeMessage(m *Message, i int, b []byte) (clean bool, err error) {
-	clean = true
-	var seen uint16 // known keys met so far, for duplicates
-	err = eachMember(b, func(mb member) error {
+// decodeMessage decodes one message object. Unknown keys are ignored, as
+// encoding/json does.
+func decodeMessage(m *Message, i int, b []byte) error {
+	return eachMember(b, func(mb member) error {
 		k := keyBytes(mb.key)
-		bit, target := messageField(m, k)
-		if bit == 0 {
-			clean = false // unknown: ignored, as encoding/json does
+		target := messageField(m, k)
+		if target == nil {
 			return nil
 		}
-		if seen&bit != 0 {
-			clean = false
-		}
-		seen |= bit
 		if err := decodeMessageField(target, mb.val); err != nil {
 			return &FieldError{Param: "messages", Msg: fmt.Sprintf("Invalid value for 'messages[%d].%s': %s", i, k, err.Error())}
 		}
 		return nil
 	})
-	return clean, err
 }
 
-// messageField returns the bit and the destination of a known message key.
-func messageField(m *Message, k []byte) (uint16, any) {
+// shape lists the keys the gateway decodes in an object (keys), or the
+// shape of an array's elements (elem). A nil *shape accepts any value.
+type shape struct {
+	keys map[string]*shape
+	elem *shape
+}
+
+var (
+	partShape = &shape{keys: map[string]*shape{"type": nil, "text": nil, "input_audio": nil, "file": nil, "cache_control": nil,
+		"image_url": {keys: map[string]*shape{"url": nil, "detail": nil}}}}
+	messageShape = &shape{keys: map[string]*shape{
+		"role": nil, "name": nil, "tool_call_id": nil, "refusal": nil, "reasoning": nil,
+		"content": {elem: partShape},
+		"tool_calls": {elem: &shape{keys: map[string]*shape{"index": nil, "id": nil, "type": nil,
+			"function": {keys: map[string]*shape{"name": nil, "arguments": nil}}}}},
+		"reasoning_details": {elem: &shape{keys: map[string]*shape{"type": nil, "id": nil, "format": nil, "index": nil,
+			"text": nil, "signature": nil, "summary": nil, "data": nil}}},
+	}}
+)
+
+// plain reports whether v (valid JSON) holds only keys its shape knows,
+// none twice, all the way down: only then does its decoded form say all it
+// says, and may it be forwarded as sent. An unknown key would reach the
+// upstream unchecked (and strict ones refuse them); a repeated one may be
+// read differently by the upstream's parser than by ours (first or last
+// wins), which would let a guardrail check one text and the upstream see
+// another.
+func plain(v []byte, s *shape) bool {
+	if s == nil || len(v) == 0 {
+		return true
+	}
+	switch v[0] {
+	case '{':
+		if s.keys == nil {
+			return true
+		}
+		var seen [8][]byte // known keys are few: a repeat is found before this fills
+		n, ok := 0, true
+		_ = eachMember(v, func(m member) error {
+			k := keyBytes(m.key)
+			sub, known := s.keys[string(k)]
+			if !known || n == len(seen) {
+				ok = false
+				return errStop
+			}
+			for _, prev := range seen[:n] {
+				if string(prev) == string(k) {
+					ok = false
+					return errStop
+				}
+			}
+			seen[n] = k
+			n++
+			if !plain(m.val, sub) {
+				ok = false
+				return errStop
+			}
+			return nil
+		})
+		return ok
+	case '[':
+		if s.elem == nil {
+			return true
+		}
+		ok := true
+		_ = eachElement(v, func(_ int, e []byte) error {
+			if !plain(e, s.elem) {
+				ok = false
+				return errStop
+			}
+			return nil
+		})
+		return ok
+	}
+	return true
+}
+
+// errStop ends a walk early.
+var errStop = errors.New("stop")
+
+// messageField returns the destination of a known message key, or nil.
+func messageField(m *Message, k []byte) any {
 	switch string(k) {
 	case "role":
-		return 1 << 0, &m.Role
+		return &m.Role
 	case "content":
-		return 1 << 1, &m.Content
+		return &m.Content
 	case "name":
-		return 1 << 2, &m.Name
+		return &m.Name
 	case "tool_calls":
-		return 1 << 3, &m.ToolCalls
+		return &m.ToolCalls
 	case "tool_call_id":
-		return 1 << 4, &m.ToolCallID
+		return &m.ToolCallID
 	case "refusal":
-		return 1 << 5, &m.Refusal
+		return &m.Refusal
 	case "reasoning":
-		return 1 << 6, &m.Reasoning
+		return &m.Reasoning
 	case "reasoning_details":
-		return 1 << 7, &m.ReasoningDetails
+		return &m.ReasoningDetails
 	}
-	return 0, nil
+	return nil
 }
 
 func decodeMessageField(target any, v []byte) error {

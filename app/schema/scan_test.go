@@ -139,6 +139,23 @@ func TestPassThrough(t *testing.T) {
 	if strings.Contains(string(out), "terse") || strings.Contains(string(out), "<1>") {
 		t.Errorf("stale bytes forwarded:\n%s", out)
 	}
+	// Nested keys count too: a part or a tool call with an unknown or a
+	// repeated key is re-encoded (the upstream could read "text" twice
+	// differently from the gateway's guardrails).
+	nested, err := DecodeChatRequest([]byte(`{"model":"m","messages":[` +
+		`{"role":"user","content":[{"type":"text","text":"evil <1>","text":"fine <2>"}]},` +
+		`{"role":"user","content":[{"type":"text","text":"a <3>","vendor_part":1}]},` +
+		`{"role":"assistant","tool_calls":[{"id":"c","type":"function","x":1,"function":{"name":"f","arguments":"<4>"}}]},` +
+		`{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/<5>","url":"https://y"}}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ = nested.MarshalJSON()
+	for _, stale := range []string{"evil", "<2>", "vendor_part", `"x":1`, "<4>", "https://x"} {
+		if strings.Contains(string(out), stale) {
+			t.Errorf("%s forwarded as sent:\n%s", stale, out)
+		}
+	}
 	// A copy of the request shares the sources; replacing its messages
 	// leaves the original's encoding alone.
 	c := *r
