@@ -15,7 +15,7 @@ type chunkSource struct {
 	modelStart int    // the model value is raw[modelStart:modelEnd]
 	modelEnd   int
 	usage      bool // raw has a non-null usage (which the gateway withholds)
-	clean      bool // no key twice
+	clean      bool // plain: no decoded key twice
 	snap       ChatChunk
 }
 
@@ -35,15 +35,9 @@ func DecodeChunk(data []byte) (ch *ChatChunk, errObj []byte, err error) {
 	}
 	raw := bytes.Clone(data)
 	ch = &ChatChunk{}
-	src := &chunkSource{raw: raw, modelStart: -1, clean: true}
-	var seen uint16
+	src := &chunkSource{raw: raw, modelStart: -1, clean: plain(raw, chunkShape)}
 	err = eachMember(raw, func(m member) error {
 		k := keyBytes(m.key)
-		bit := chunkKeyBit(k)
-		if bit != 0 && seen&bit != 0 {
-			src.clean = false
-		}
-		seen |= bit
 		switch string(k) {
 		case "id":
 			return decodeString(&ch.ID, m.val)
@@ -80,29 +74,14 @@ func DecodeChunk(data []byte) (ch *ChatChunk, errObj []byte, err error) {
 	return ch, errObj, nil
 }
 
-func chunkKeyBit(k []byte) uint16 {
-	switch string(k) {
-	case "id":
-		return 1 << 0
-	case "object":
-		return 1 << 1
-	case "created":
-		return 1 << 2
-	case "model":
-		return 1 << 3
-	case "choices":
-		return 1 << 4
-	case "usage":
-		return 1 << 5
-	case "system_fingerprint":
-		return 1 << 6
-	case "metadata":
-		return 1 << 7
-	case "error":
-		return 1 << 8
-	}
-	return 0
-}
+// chunkShape: the keys the gateway decodes in a chunk must each appear once
+// for the upstream's bytes to be forwarded; other keys pass through as sent.
+var chunkShape = &shape{open: true, keys: map[string]*shape{
+	"id": nil, "object": nil, "created": nil, "model": nil, "usage": nil, "system_fingerprint": nil, "metadata": nil, "error": nil,
+	"choices": {elem: &shape{open: true, keys: map[string]*shape{"index": nil, "finish_reason": nil, "logprobs": nil,
+		"delta": {open: true, keys: map[string]*shape{"role": nil, "content": nil, "reasoning": nil, "refusal": nil,
+			"tool_calls": {elem: messageShape.keys["tool_calls"].elem}, "reasoning_details": {elem: messageShape.keys["reasoning_details"].elem}}}}}},
+}}
 
 func (ch *ChatChunk) decodeChoices(v []byte) error {
 	switch v[0] {

@@ -67,10 +67,13 @@ func decodeMessage(m *Message, i int, b []byte) error {
 }
 
 // shape lists the keys the gateway decodes in an object (keys), or the
-// shape of an array's elements (elem). A nil *shape accepts any value.
+// shape of an array's elements (elem). A nil *shape accepts any value. An
+// open shape also lets other keys through (an upstream's extensions, sent on
+// to the client as they are); its known keys must still appear once.
 type shape struct {
 	keys map[string]*shape
 	elem *shape
+	open bool
 }
 
 var (
@@ -102,11 +105,14 @@ func plain(v []byte, s *shape) bool {
 		if s.keys == nil {
 			return true
 		}
-		var seen [8][]byte // known keys are few: a repeat is found before this fills
+		var seen [16][]byte // known keys are few: a repeat is found before this fills
 		n, ok := 0, true
 		_ = eachMember(v, func(m member) error {
 			k := keyBytes(m.key)
 			sub, known := s.keys[string(k)]
+			if !known && s.open {
+				return nil
+			}
 			if !known || n == len(seen) {
 				ok = false
 				return errStop

@@ -233,6 +233,10 @@ func TestChunkPassThrough(t *testing.T) {
 	if !ok || string(out) != want {
 		t.Fatalf("got %v %s\nwant %s", ok, out, want)
 	}
+	ext, _, _ := DecodeChunk([]byte(`{"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"a","x_ext":1},"x_choice":2}]}`))
+	if _, ok := ext.AppendRaw(nil, []byte(`"m"`)); !ok {
+		t.Error("an upstream extension key stopped the pass-through")
+	}
 	*ch.Choices[0].Delta.Content = "changed"
 	if _, ok := ch.AppendRaw(nil, []byte(`"m"`)); ok {
 		t.Fatal("an in-place change was passed through")
@@ -241,6 +245,7 @@ func TestChunkPassThrough(t *testing.T) {
 		`{"id":"c","model":"m","choices":[],"usage":{"prompt_tokens":1}}`,
 		`{"id":"c","model":"m","model":"n","choices":[]}`,
 		`{"id":"c","choices":[]}`,
+		`{"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"a","content":"b"}}]}`,
 	} {
 		ch, _, err := DecodeChunk([]byte(s))
 		if err != nil {
