@@ -52,15 +52,7 @@ func TextContent(s string) Content { return Content{Text: &s} }
 // IsNull reports an absent or null content.
 func (c Content) IsNull() bool { return c.Text == nil && c.Blocks == nil }
 
-func (c Content) MarshalJSON() ([]byte, error) {
-	switch {
-	case c.Text != nil:
-		return json.Marshal(*c.Text)
-	case c.Blocks != nil:
-		return json.Marshal(c.Blocks)
-	}
-	return []byte("null"), nil
-}
+func (c Content) MarshalJSON() ([]byte, error) { return schema.MarshalTextOrList(c.Text, c.Blocks) }
 
 // UnmarshalJSON decodes without validation (DecodeRequest validates).
 func (c *Content) UnmarshalJSON(b []byte) error {

@@ -123,15 +123,19 @@ func (c Content) String() string {
 	return b.String()
 }
 
-func (c Content) MarshalJSON() ([]byte, error) {
+func (c Content) MarshalJSON() ([]byte, error) { return MarshalTextOrList(c.Text, c.Parts) }
+
+// MarshalTextOrList encodes a content that the chat formats allow to be a
+// string, a list (parts, blocks), or absent: the string when text is set,
+// else the list when it is non-nil, else null.
+func MarshalTextOrList[T any](text *string, list []T) ([]byte, error) {
 	switch {
-	case c.Text != nil:
-		return json.Marshal(*c.Text)
-	case c.Parts != nil:
-		return json.Marshal(c.Parts)
-	default:
-		return []byte("null"), nil
+	case text != nil:
+		return json.Marshal(*text)
+	case list != nil:
+		return json.Marshal(list)
 	}
+	return []byte("null"), nil
 }
 
 func (c *Content) UnmarshalJSON(b []byte) error {

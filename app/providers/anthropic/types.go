@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+
+	"github.com/llmgw/gateway/app/schema"
 )
 
 // This file holds the Anthropic Messages API wire types, shared by the upstream
@@ -106,15 +108,7 @@ func BlocksOf(b ...ContentBlock) Content {
 func (c Content) isNull() bool { return c.Text == nil && c.Blocks == nil }
 
 // MarshalJSON writes a string, a block array, or null.
-func (c Content) MarshalJSON() ([]byte, error) {
-	switch {
-	case c.Text != nil:
-		return json.Marshal(*c.Text)
-	case c.Blocks != nil:
-		return json.Marshal(c.Blocks)
-	}
-	return []byte("null"), nil
-}
+func (c Content) MarshalJSON() ([]byte, error) { return schema.MarshalTextOrList(c.Text, c.Blocks) }
 
 // UnmarshalJSON accepts a string, a block array, or null.
 func (c *Content) UnmarshalJSON(b []byte) error {
